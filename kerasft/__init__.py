@@ -1,0 +1,21 @@
+"""kerasft: build Keras 3 networks from scratch and fine-tune pretrained ones.
+
+Importing kerasft selects the TensorFlow backend for Keras (see
+`kerasft.backend`); import it before `keras`, or set KERAS_BACKEND=tensorflow.
+"""
+
+from kerasft.backend import select_tensorflow_backend
+
+select_tensorflow_backend()
+
+from kerasft.training import (  # noqa: E402
+    ConfusionMatrix,
+    F1Score,
+    NonFiniteLossError,
+    Precision,
+    Recall,
+    Trainer,
+    TrainingConfig,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+from kerasft.training.classification_metrics import (
+    ConfusionMatrix,
+    F1Score,
+    Precision,
+    Recall,
+)
+from kerasft.training.trainer import NonFiniteLossError, Trainer
+from kerasft.training.training_config import TrainingConfig

@@ -1,0 +1,190 @@
+"""Turns the names a user passes to the Trainer into Keras objects.
+
+Keras' own `get()` functions accept names too, but their errors are terse
+and they assume probabilities: our models output logits, so every named
+classification loss is built with `from_logits=True`, and the metrics are
+fed probabilities (see `Trainer`), which keeps `"accuracy"` correct for one-
+output binary models where Keras' BinaryAccuracy would threshold logits at
+0.5.
+"""
+
+import keras
+
+from kerasft.training import classification_metrics
+
+LOSSES = {
+    "sparse_categorical_crossentropy": (
+        lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ),
+    "categorical_crossentropy": (
+        lambda: keras.losses.CategoricalCrossentropy(from_logits=True)
+    ),
+    "binary_crossentropy": (
+        lambda: keras.losses.BinaryCrossentropy(from_logits=True)
+    ),
+    "mse": lambda: keras.losses.MeanSquaredError(),
+    "mean_squared_error": lambda: keras.losses.MeanSquaredError(),
+    "mae": lambda: keras.losses.MeanAbsoluteError(),
+    "mean_absolute_error": lambda: keras.losses.MeanAbsoluteError(),
+}
+
+OPTIMIZERS = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3,
+                          "rmsprop": 1e-3}
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
+REGRESSION_METRICS = ("mae", "mse", "rmse")
+
+# The task decides which metrics and probability transform apply.
+TASKS = ("sparse", "categorical", "binary", "regression")
+
+
+def get_loss(loss):
+    """Returns `(loss_object, task)` for a loss name or Keras loss."""
+    if isinstance(loss, str):
+        key = loss.lower()
+        if key not in LOSSES:
+            raise ValueError(
+                f"Unknown loss name. Received: loss={loss!r}. Expected one "
+                f"of {sorted(LOSSES)} or a keras.losses.Loss instance."
+            )
+        loss = LOSSES[key]()
+    elif not isinstance(loss, keras.losses.Loss):
+        raise TypeError(
+            "`loss` must be a loss name or a keras.losses.Loss instance. "
+            f"Received: loss={loss!r} of type {type(loss).__name__}"
+        )
+    return loss, _task_of(loss)
+
+
+def _task_of(loss):
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        task = "sparse"
+    elif isinstance(loss, keras.losses.CategoricalCrossentropy):
+        task = "categorical"
+    elif isinstance(loss, keras.losses.BinaryCrossentropy):
+        task = "binary"
+    else:
+        return "regression"
+    if not getattr(loss, "from_logits", True):
+        raise ValueError(
+            "kerasft models output logits, so classification losses must "
+            f"use from_logits=True. Received: loss={loss.__class__.__name__}"
+            "(from_logits=False). Pass the loss name (e.g. "
+            "'sparse_categorical_crossentropy') or set from_logits=True."
+        )
+    return task
+
+
+def get_optimizer(optimizer, learning_rate=None):
+    """Returns a Keras optimizer from a name or instance.
+
+    Args:
+        optimizer: `"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"` or a
+            `keras.optimizers.Optimizer`.
+        learning_rate: float or `keras.optimizers.schedules.
+            LearningRateSchedule`, used with a name. Defaults to the
+            optimizer's usual rate.
+    """
+    if isinstance(learning_rate, (int, float)) and not isinstance(
+        learning_rate, bool
+    ):
+        if learning_rate <= 0:
+            raise ValueError(
+                "`learning_rate` must be positive. "
+                f"Received: learning_rate={learning_rate!r}"
+            )
+    elif learning_rate is not None and not isinstance(
+        learning_rate, keras.optimizers.schedules.LearningRateSchedule
+    ):
+        raise TypeError(
+            "`learning_rate` must be a positive float or a keras "
+            "LearningRateSchedule. Received: "
+            f"learning_rate={learning_rate!r}"
+        )
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        if learning_rate is not None:
+            optimizer.learning_rate = learning_rate
+        return optimizer
+    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer. Received: optimizer={optimizer!r}. "
+            f"Expected one of {sorted(OPTIMIZERS)} or a "
+            "keras.optimizers.Optimizer instance."
+        )
+    key = optimizer.lower()
+    if learning_rate is None:
+        learning_rate = DEFAULT_LEARNING_RATES[key]
+    return OPTIMIZERS[key](learning_rate=learning_rate)
+
+
+def check_metric_names(metrics):
+    """Validates metric names early, before the model's output is known."""
+    known = CLASSIFICATION_METRICS + REGRESSION_METRICS
+    for metric in metrics or ():
+        if isinstance(metric, str) and metric.lower() not in known:
+            raise ValueError(
+                f"Unknown metric name. Received: metrics=[..., {metric!r}, "
+                f"...]. Expected names from {list(known)} or "
+                "keras.metrics.Metric instances."
+            )
+        if not isinstance(metric, (str, keras.metrics.Metric)):
+            raise TypeError(
+                "Each metric must be a name or a keras.metrics.Metric. "
+                f"Received: {metric!r} of type {type(metric).__name__}"
+            )
+
+
+def get_metrics(metrics, task, num_outputs, average=None):
+    """Builds metric objects once the number of model outputs is known.
+
+    Args:
+        metrics: list of names or `keras.metrics.Metric` instances.
+        task: one of `TASKS` (from `get_loss`).
+        num_outputs: int. Size of the model's last output dimension.
+        average: `"binary"` or `"macro"` for precision / recall / F1.
+            Defaults to binary for two-class tasks, macro otherwise.
+    """
+    check_metric_names(metrics)
+    num_classes = 2 if task == "binary" else num_outputs
+    if average is None:
+        average = "binary" if num_classes == 2 else "macro"
+    built = []
+    for metric in metrics or ():
+        if isinstance(metric, keras.metrics.Metric):
+            built.append(metric)
+            continue
+        name = metric.lower()
+        if name in CLASSIFICATION_METRICS and task == "regression":
+            raise ValueError(
+                f"Metric {metric!r} needs a classification loss. Received: "
+                "a regression loss. Use 'mae', 'mse' or 'rmse'."
+            )
+        if name == "accuracy":
+            built.append(
+                {
+                    "sparse": keras.metrics.SparseCategoricalAccuracy,
+                    "categorical": keras.metrics.CategoricalAccuracy,
+                    "binary": keras.metrics.BinaryAccuracy,
+                }[task](name="accuracy")
+            )
+        elif name in ("precision", "recall", "f1"):
+            cls = {
+                "precision": classification_metrics.Precision,
+                "recall": classification_metrics.Recall,
+                "f1": classification_metrics.F1Score,
+            }[name]
+            built.append(cls(num_classes, average=average, name=name))
+        elif name == "mae":
+            built.append(keras.metrics.MeanAbsoluteError(name="mae"))
+        elif name == "mse":
+            built.append(keras.metrics.MeanSquaredError(name="mse"))
+        elif name == "rmse":
+            built.append(keras.metrics.RootMeanSquaredError(name="rmse"))
+    return built

@@ -1,0 +1,718 @@
+"""The Trainer: a custom `tf.GradientTape` loop with Keras' surface.
+
+One step is a straight block: forward under the tape, loss (plus the
+model's regularization losses), gradients over the trainable variables,
+apply, update metrics. A loop around it runs `steps_per_execution` steps
+inside one `tf.function` call, pulling batches from the iterator inside the
+graph, and the host reads metrics once per call: no `.numpy()` in the step,
+no per-step host sync, no retrace on the last short batch (the function is
+traced on the iterator's spec, whose batch dimension is `None`).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasft.training import classification_metrics, components
+from kerasft.training.training_config import TrainingConfig
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the loss becomes NaN or infinite during `fit`.
+
+    The step that produced it is not applied, so the model keeps the weights
+    of the last good step.
+    """
+
+
+class Trainer:
+    """Trains, evaluates and predicts with a Keras model on TensorFlow.
+
+    The same code runs on a CPU, one or many GPUs, several workers and TPUs:
+    give it a `tf.distribute.Strategy` (or build the Trainer inside one's
+    scope) and it creates the model (pass a function that builds it),
+    optimizer and metrics under that scope and distributes the data.
+
+    If the set of trainable variables changes between calls (a layer frozen
+    or unfrozen, also from a callback at the start of an epoch), the Trainer
+    notices and rebuilds its compiled steps, and extends the optimizer to
+    newly trainable variables while keeping its state for the others.
+
+    Args:
+        model: a `keras.Model` whose outputs are logits (classification) or
+            values (regression), or a function returning one (called under
+            the strategy's scope).
+        optimizer: `"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"` or a
+            `keras.optimizers.Optimizer`. Defaults to `"adam"`.
+        loss: a loss name (`"sparse_categorical_crossentropy"`,
+            `"categorical_crossentropy"`, `"binary_crossentropy"`, `"mse"`,
+            `"mae"`) or a `keras.losses.Loss`; classification losses take
+            logits. Defaults to `"sparse_categorical_crossentropy"`.
+        metrics: list of names (`"accuracy"`, `"precision"`, `"recall"`,
+            `"f1"`, `"mae"`, `"mse"`, `"rmse"`) or `keras.metrics.Metric`s.
+            Classification metrics see probabilities, not logits.
+        learning_rate: float or a Keras `LearningRateSchedule`, used with an
+            optimizer name. Defaults to the optimizer's usual rate.
+        strategy: a `tf.distribute.Strategy`. Defaults to the current one.
+        **config: `TrainingConfig` fields: `jit_compile`,
+            `steps_per_execution`, `run_eagerly`, `average`, `batch_size`.
+
+    Example:
+    >>> import kerasft, numpy as np
+    >>> x = np.random.rand(64, 8).astype("float32")
+    >>> y = (x.sum(axis=1) > 4).astype("int64")
+    >>> trainer = kerasft.Trainer(
+    ...     kerasft.FeedforwardNetwork(hidden_units=(16,), num_classes=2),
+    ...     optimizer="adam", metrics=["accuracy"])
+    >>> history = trainer.fit(x, y, epochs=2, verbose=0)
+    >>> sorted(trainer.evaluate(x, y))
+    ['accuracy', 'confusion_matrix', 'loss']
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=None,
+        learning_rate=None,
+        strategy=None,
+        **config,
+    ):
+        self.config = TrainingConfig(**config)
+        self.loss, self.task = components.get_loss(loss)
+        components.check_metric_names(metrics)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            if not isinstance(model, keras.Model) and callable(model):
+                model = model()
+            if not isinstance(model, keras.Model):
+                raise TypeError(
+                    "`model` must be a keras.Model or a function returning "
+                    f"one. Received: model={model!r}"
+                )
+            self.model = model
+            self.optimizer = components.get_optimizer(optimizer, learning_rate)
+        self._metric_specs = list(metrics or ())
+        self._train_metrics = None  # built once the output size is known
+        self._eval_metrics = None
+        self._train_function = None
+        self._test_function = None
+        self._predict_function = None
+        self._trainable_key = None
+        self._trainable_variables = []
+        self._optimizer_variable_ids = set()
+        # Number of traces per function: tests assert it stays at 1.
+        self.trace_counts = {"train": 0, "test": 0, "predict": 0}
+        self.global_step = 0  # optimizer steps applied, counted on the host
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_data=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_freq=1,
+    ):
+        """Trains the model; returns a `keras.callbacks.History`.
+
+        Args:
+            x: a `tf.data.Dataset` of `(features, labels)` or
+                `(features, labels, sample_weights)` batches, or an array of
+                features (then `y` holds the labels).
+            y: labels when `x` is an array.
+            batch_size: int. Batch size for arrays. Defaults to the
+                config's `batch_size`.
+            epochs: int. Index of the last epoch.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: list of `keras.callbacks.Callback`.
+            validation_data: a dataset or an `(x, y)` tuple, evaluated
+                every `validation_freq` epochs; its logs get a `val_` prefix.
+            initial_epoch: int. Epoch to start from (for resuming).
+            steps_per_epoch: int. Steps per epoch; needed for a dataset that
+                repeats forever. Defaults to one pass over the data.
+            validation_freq: int. Validate every N epochs.
+        """
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(
+                f"`epochs` must be an int >= 1. Received: epochs={epochs!r}"
+            )
+        dataset = self._as_dataset(x, y, batch_size, shuffle=True, role="x")
+        val_dataset = None
+        if validation_data is not None:
+            val_dataset = self._as_validation_dataset(validation_data,
+                                                      batch_size)
+        self._build(dataset)
+        self._check_labels(dataset, "x")
+        if val_dataset is not None:
+            self._check_labels(val_dataset, "validation_data")
+        if steps_per_epoch is None:
+            steps = int(dataset.cardinality())
+            if steps == tf.data.INFINITE_CARDINALITY:
+                raise ValueError(
+                    "The training dataset repeats forever, so "
+                    "`steps_per_epoch` is needed. Received: "
+                    "steps_per_epoch=None"
+                )
+            steps = None if steps < 0 else steps
+        else:
+            steps = steps_per_epoch
+        distributed = self._distribute(dataset)
+
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self.model,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        # Callbacks such as LearningRateScheduler read model.optimizer.
+        self.model.optimizer = self.optimizer
+        self.model.stop_training = False
+        callback_list.on_train_begin()
+        # A dataset that repeats is iterated across epochs; others restart.
+        iterator = iter(distributed) if steps_per_epoch is not None else None
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            for metric in self._train_metrics:
+                metric.reset_state()
+            callback_list.on_epoch_begin(epoch)
+            # After on_epoch_begin: a callback may have (un)frozen layers.
+            self._sync_trainable_variables()
+            train_function = self._get_train_function()
+            if steps_per_epoch is None:
+                iterator = iter(distributed)
+            step = 0
+            while steps is None or step < steps:
+                remaining = self.config.steps_per_execution
+                if steps is not None:
+                    remaining = min(remaining, steps - step)
+                callback_list.on_train_batch_begin(step)
+                outputs = train_function(iterator, tf.constant(remaining))
+                steps_run = int(outputs["steps"])  # the call's one host sync
+                if steps_run == 0:
+                    break
+                step += steps_run
+                self.global_step += steps_run
+                logs = self._to_python(outputs["logs"])
+                finite = bool(outputs["finite"])
+                if not finite:
+                    # The bad step was counted but not applied.
+                    self.global_step -= 1
+                logs["learning_rate"] = self._current_learning_rate()
+                callback_list.on_train_batch_end(step - 1, logs)
+                if not finite:
+                    if self.model.stop_training:
+                        break  # e.g. TerminateOnNaN asked to stop quietly.
+                    raise NonFiniteLossError(
+                        f"The loss became {logs.get('loss')} at step "
+                        f"{self.global_step + 1} (epoch {epoch + 1}, batch "
+                        f"{step}). Training stopped; the model keeps the "
+                        f"weights after step {self.global_step}. Lower the "
+                        "learning rate, check the inputs for NaN/inf, or "
+                        "clip gradients (e.g. optimizer clipnorm=1.0)."
+                    )
+                if self.model.stop_training:
+                    break
+                if steps_run < remaining:
+                    break  # the iterator ran dry inside the call
+            if step == 0 and steps_per_epoch is not None:
+                raise ValueError(
+                    "The training dataset ran out of batches at the start "
+                    f"of epoch {epoch + 1}. Received: steps_per_epoch="
+                    f"{steps_per_epoch}; make the dataset repeat "
+                    "(dataset.repeat()) or lower steps_per_epoch."
+                )
+            epoch_logs = dict(logs)
+            if val_dataset is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate(val_dataset, include_matrix=False)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            logs = epoch_logs
+            if self.model.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        return self.model.history
+
+    # ------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0,
+                 callbacks=None):
+        """Evaluates the model; returns a dict of metric values.
+
+        Classification tasks also get `"confusion_matrix"`: a NumPy array
+        `(num_classes, num_classes)`, rows = true classes.
+
+        Args:
+            x: a dataset of `(features, labels)` batches, or features.
+            y: labels when `x` is an array.
+            batch_size: int. Batch size for arrays.
+            verbose: 0 silent, 1 progress bar.
+            callbacks: list of `keras.callbacks.Callback` (test hooks).
+        """
+        dataset = self._as_dataset(x, y, batch_size, shuffle=False, role="x")
+        self._build(dataset)
+        self._check_labels(dataset, "x")
+        return self._evaluate(dataset, include_matrix=True, verbose=verbose,
+                              callbacks=callbacks)
+
+    def _evaluate(self, dataset, include_matrix, verbose=0, callbacks=None):
+        steps = int(dataset.cardinality())
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self.model,
+            verbose=verbose,
+            epochs=1,
+            steps=steps if steps >= 0 else None,
+        )
+        for metric in self._eval_metrics:
+            metric.reset_state()
+        test_function = self._get_test_function()
+        iterator = iter(self._distribute(dataset))
+        callback_list.on_test_begin()
+        step = 0
+        logs = {}
+        while True:
+            callback_list.on_test_batch_begin(step)
+            outputs = test_function(
+                iterator, tf.constant(self.config.steps_per_execution)
+            )
+            steps_run = int(outputs["steps"])
+            if steps_run == 0:
+                break
+            step += steps_run
+            logs = outputs["logs"]
+            callback_list.on_test_batch_end(step - 1, self._to_python(logs))
+            if steps_run < self.config.steps_per_execution:
+                break
+        if step == 0:
+            raise ValueError("The evaluation dataset is empty: no batches.")
+        results = self._to_python(logs)
+        callback_list.on_test_end(results)
+        if include_matrix and "confusion_matrix" in logs:
+            results["confusion_matrix"] = logs["confusion_matrix"].numpy()
+        return results
+
+    # -------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose=0):
+        """Returns the model's outputs (logits for classifiers) as NumPy.
+
+        Args:
+            x: a dataset of features or `(features, labels)` batches, or an
+                array of features.
+            batch_size: int. Batch size for arrays.
+            verbose: unused; kept for Keras' signature.
+        """
+        del verbose
+        dataset = self._as_dataset(x, None, batch_size, shuffle=False,
+                                   role="x", labels_required=False)
+        self._build(dataset)
+        predict_function = self._get_predict_function()
+        outputs = []
+        for batch in self._distribute(dataset):
+            outputs.append(predict_function(batch))
+        if not outputs:
+            raise ValueError("The prediction dataset is empty: no batches.")
+        return keras.tree.map_structure(
+            lambda *parts: np.concatenate(parts, axis=0), *outputs
+        )
+
+    # ------------------------------------------------------------ the steps
+    def _train_step(self, data):
+        x, y, sample_weight = _unpack(data)
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=True)
+            loss, loss_value = self._compute_loss(y, y_pred, sample_weight)
+            # LossScaleOptimizer (mixed_float16) scales; others pass through.
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self._trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+
+        # All replicas must agree, or some would skip the all-reduce in
+        # apply() and hang the others.
+        bad = tf.cast(tf.logical_not(tf.math.is_finite(loss)), "int32")
+        context = tf.distribute.get_replica_context()
+        bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+        finite = tf.equal(bad, 0)
+
+        def apply():
+            self.optimizer.apply(gradients, variables)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        self._update_metrics(self._train_metrics, x, y, y_pred, sample_weight,
+                             loss_value)
+        return finite
+
+    def _test_step(self, data):
+        x, y, sample_weight = _unpack(data)
+        y_pred = self.model(x, training=False)
+        _, loss_value = self._compute_loss(y, y_pred, sample_weight)
+        self._update_metrics(self._eval_metrics, x, y, y_pred, sample_weight,
+                             loss_value)
+        return tf.constant(True)
+
+    def _compute_loss(self, y, y_pred, sample_weight):
+        """Returns (loss to differentiate, loss value for the metric).
+
+        Keras losses already divide by the number of replicas inside a
+        strategy (their mean is over the per-replica batch, and the
+        gradients are summed across replicas), so only the regularization
+        losses are scaled here; the reported value is unscaled again.
+        """
+        y_pred = tf.cast(y_pred, "float32")  # logits may be bfloat16
+        y = self._match_label_shape(y, y_pred)
+        loss = self.loss(y, y_pred, sample_weight=sample_weight)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if self.model.losses:
+            regularization = tf.add_n(
+                [tf.cast(term, "float32") for term in self.model.losses]
+            )
+            loss += regularization / replicas
+        return loss, loss * replicas
+
+    def _update_metrics(self, metrics, x, y, y_pred, sample_weight,
+                        loss_value):
+        y_pred = tf.cast(y_pred, "float32")
+        y = self._match_label_shape(y, y_pred)
+        batch_size = tf.shape(keras.tree.flatten(x)[0])[0]
+        metrics[0].update_state(loss_value, sample_weight=batch_size)
+        # Metrics see probabilities: Keras' BinaryAccuracy and friends
+        # threshold at 0.5, which is wrong for logits.
+        if self.task in ("sparse", "categorical"):
+            probabilities = tf.nn.softmax(y_pred, axis=-1)
+        elif self.task == "binary":
+            probabilities = tf.sigmoid(y_pred)
+        else:
+            probabilities = y_pred
+        for metric in metrics[1:]:
+            metric.update_state(y, probabilities, sample_weight=sample_weight)
+
+    def _match_label_shape(self, y, y_pred):
+        # (batch,) labels against (batch, 1) outputs would broadcast to
+        # (batch, batch) in a few Keras metrics: give them the same rank.
+        if self.task in ("binary", "regression") and y_pred.shape.rank == 2:
+            if y.shape.rank == 1 and y_pred.shape[-1] == 1:
+                y = tf.expand_dims(y, -1)
+        if self.task != "sparse":
+            y = tf.cast(y, "float32")
+        return y
+
+    # ---------------------------------------------- compiled step functions
+    def _multi_step_function(self, step_function, kind):
+        """Wraps a per-replica step in a loop of up to `num_steps` steps."""
+        if self.config.jit_compile and not self.config.run_eagerly:
+            step_function = tf.function(step_function, jit_compile=True,
+                                        reduce_retracing=True)
+        strategy = self.strategy
+        metrics = (self._train_metrics if kind == "train"
+                   else self._eval_metrics)
+
+        def one_step(data):
+            finite = strategy.run(step_function, args=(data,))
+            return strategy.experimental_local_results(finite)[0]
+
+        def multi_step(iterator, num_steps):
+            self.trace_counts[kind] += 1  # runs only while tracing
+            steps = tf.constant(0)
+            finite = tf.constant(True)
+            for _ in tf.range(num_steps):
+                optional = iterator.get_next_as_optional()
+                if not optional.has_value():
+                    break
+                finite = one_step(optional.get_value())
+                steps += 1
+                if not finite:
+                    break
+            # Read in the cross-replica context: on-read metric variables
+            # are summed over replicas here.
+            logs = {metric.name: metric.result() for metric in metrics}
+            return {"steps": steps, "finite": finite, "logs": logs}
+
+        if self.config.run_eagerly:
+            return multi_step
+        return tf.function(multi_step, reduce_retracing=True)
+
+    def _get_train_function(self):
+        if self._train_function is None:
+            self._train_function = self._multi_step_function(
+                self._train_step, "train")
+        return self._train_function
+
+    def _get_test_function(self):
+        if self._test_function is None:
+            self._test_function = self._multi_step_function(
+                self._test_step, "test")
+        return self._test_function
+
+    def _get_predict_function(self):
+        if self._predict_function is None:
+            strategy = self.strategy
+
+            def predict_step(data):
+                x, _, _ = _unpack(data) if isinstance(data, tuple) else (
+                    data, None, None)
+                return self.model(x, training=False)
+
+            def predict_function(data):
+                self.trace_counts["predict"] += 1
+                outputs = strategy.run(predict_step, args=(data,))
+                return keras.tree.map_structure(
+                    lambda t: tf.concat(
+                        strategy.experimental_local_results(t), axis=0),
+                    outputs,
+                )
+
+            self._predict_function = (
+                predict_function if self.config.run_eagerly
+                else tf.function(predict_function, reduce_retracing=True)
+            )
+        return self._predict_function
+
+    # ------------------------------------------------ trainable variables
+    def _sync_trainable_variables(self):
+        """Rebuilds the steps (and extends the optimizer) on a change."""
+        variables = self.model.trainable_variables
+        key = tuple(id(v) for v in variables)
+        if key == self._trainable_key:
+            return
+        if not variables:
+            raise ValueError(
+                "The model has no trainable variables: every layer is "
+                "frozen. Unfreeze some layers (kerasft.unfreeze) before fit."
+            )
+        self._trainable_key = key
+        self._trainable_variables = variables
+        self._train_function = None  # retrace with the new variable list
+        new_ids = set(key) - self._optimizer_variable_ids
+        if not new_ids:
+            return
+        with self.strategy.scope():
+            if not self.optimizer.built:
+                self.optimizer.build(variables)
+            else:
+                self._extend_optimizer(variables)
+        self._optimizer_variable_ids |= set(key)
+
+    def _extend_optimizer(self, variables):
+        """Rebuilds the optimizer over old + new variables, keeping state.
+
+        Keras 3 optimizers only update the variables they were built with
+        and have no public way to add some, so a new optimizer of the same
+        config is built over the union and the old one's variables (the
+        step count, moments of already-trained weights) are copied over by
+        path, which is derived from the optimizer's and the weight's names.
+        """
+        old = self.optimizer
+        known = [v for v in self._all_optimizer_targets if id(v) in
+                 self._optimizer_variable_ids]
+        union = known + [v for v in variables
+                         if id(v) not in self._optimizer_variable_ids]
+        new = old.__class__.from_config(old.get_config())
+        new.build(union)
+        old_by_path = {v.path: v for v in old.variables}
+        for variable in new.variables:
+            if variable.path in old_by_path:
+                variable.assign(old_by_path[variable.path])
+        self.optimizer = new
+        self.model.optimizer = new
+        self._all_optimizer_targets = union
+
+    def _build(self, dataset):
+        """Builds model, metrics and optimizer from the data's spec."""
+        if self._train_metrics is not None:
+            return
+        x_spec, _, _ = _unpack(dataset.element_spec)
+        _check_numeric(x_spec)
+        with self.strategy.scope():
+            if not self.model.built or not self.model.outputs:
+                # A forward pass on one zero example creates the weights of
+                # a subclassed model; its output gives the number of classes.
+                dummy = keras.tree.map_structure(
+                    lambda s: tf.zeros([1] + list(s.shape[1:]), s.dtype),
+                    x_spec,
+                )
+                outputs = self.model(dummy, training=False)
+            else:
+                outputs = self.model.outputs[0]
+            num_outputs = int(keras.tree.flatten(outputs)[0].shape[-1])
+            self.num_outputs = num_outputs
+            self._train_metrics = [keras.metrics.Mean(name="loss")]
+            self._train_metrics += components.get_metrics(
+                self._metric_specs, self.task, num_outputs, self.config.average
+            )
+            self._eval_metrics = [keras.metrics.Mean(name="loss")]
+            self._eval_metrics += components.get_metrics(
+                [m for m in self._metric_specs if isinstance(m, str)],
+                self.task, num_outputs, self.config.average,
+            )
+            if self.task != "regression":
+                num_classes = 2 if self.task == "binary" else num_outputs
+                self._eval_metrics.append(
+                    classification_metrics.ConfusionMatrix(num_classes))
+        self._all_optimizer_targets = list(self.model.trainable_variables)
+        self._sync_trainable_variables()
+
+    # --------------------------------------------------------------- input
+    def _as_dataset(self, x, y, batch_size, shuffle, role,
+                    labels_required=True):
+        if isinstance(x, tf.data.Dataset):
+            if y is not None:
+                raise ValueError(
+                    "`y` must be None when `x` is a tf.data.Dataset (the "
+                    "dataset yields the labels). Received: y of type "
+                    f"{type(y).__name__}"
+                )
+            dataset = x
+            if dataset.cardinality() == 0:
+                raise ValueError(
+                    f"The dataset passed as `{role}` is empty. Received: "
+                    f"{role}=<Dataset with 0 batches>"
+                )
+            spec = dataset.element_spec
+            batched = all(
+                s.shape.rank is None or s.shape.rank >= 1
+                for s in keras.tree.flatten(spec)
+            )
+            if not batched:
+                raise ValueError(
+                    f"The dataset passed as `{role}` is not batched (its "
+                    f"elements are scalars). Received: element_spec={spec}. "
+                    "Call dataset.batch(batch_size) first."
+                )
+            return dataset
+        if x is None:
+            raise ValueError(f"`{role}` is required. Received: {role}=None")
+        batch_size = batch_size or self.config.batch_size
+        features = _as_array(x, role)
+        if len(features) == 0:
+            raise ValueError(
+                f"`{role}` is empty. Received: {role} with shape "
+                f"{features.shape}"
+            )
+        if y is None:
+            if labels_required:
+                raise ValueError(
+                    "`y` is required when `x` is an array. Received: y=None"
+                )
+            return tf.data.Dataset.from_tensor_slices(features).batch(
+                batch_size)
+        labels = np.asarray(y)
+        if len(labels) != len(features):
+            raise ValueError(
+                "`x` and `y` must have the same number of examples. "
+                f"Received: len(x)={len(features)}, len(y)={len(labels)}"
+            )
+        dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+        if shuffle:
+            dataset = dataset.shuffle(len(features), seed=0,
+                                      reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _as_validation_dataset(self, validation_data, batch_size):
+        if isinstance(validation_data, tf.data.Dataset):
+            return self._as_dataset(validation_data, None, batch_size,
+                                    shuffle=False, role="validation_data")
+        if isinstance(validation_data, (tuple, list)) and len(
+                validation_data) == 2:
+            return self._as_dataset(*validation_data, batch_size,
+                                    shuffle=False, role="validation_data")
+        raise TypeError(
+            "`validation_data` must be a tf.data.Dataset or an (x, y) "
+            f"tuple. Received: validation_data of type "
+            f"{type(validation_data).__name__}"
+        )
+
+    def _check_labels(self, dataset, role):
+        """Checks the first batch's labels against the model's outputs.
+
+        A full pass would cost an epoch; the first batch catches the usual
+        mistakes (1-based labels, a num_classes too small) before training.
+        """
+        if self.task not in ("sparse", "binary"):
+            return
+        for batch in dataset.take(1):
+            _, y, _ = _unpack(batch)
+            if y is None:
+                raise ValueError(
+                    f"The dataset passed as `{role}` yields no labels. "
+                    "Expected (features, labels) batches."
+                )
+            labels = np.asarray(y)
+            if labels.size == 0:
+                raise ValueError(f"The dataset passed as `{role}` is empty.")
+            limit = 2 if self.task == "binary" else self.num_outputs
+            bad = labels[(labels < 0) | (labels >= limit)]
+            if bad.size:
+                raise ValueError(
+                    f"Labels in `{role}` are out of range for a model with "
+                    f"{self.num_outputs} output(s): expected integers in "
+                    f"[0, {limit}). Received: label={bad.flat[0].item()!r} "
+                    "(check num_classes, or labels that start at 1)."
+                )
+            return
+        raise ValueError(
+            f"The dataset passed as `{role}` is empty: it yielded no "
+            "batches."
+        )
+
+    def _distribute(self, dataset):
+        if self.strategy.num_replicas_in_sync == 1 and not isinstance(
+                self.strategy, tf.distribute.experimental.TPUStrategy):
+            return dataset
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    # ---------------------------------------------------------------- misc
+    def _current_learning_rate(self):
+        return float(self.optimizer.learning_rate)
+
+    @staticmethod
+    def _to_python(logs):
+        return {
+            name: float(value)
+            for name, value in logs.items()
+            if getattr(value, "shape", ()) == ()
+        }
+
+
+def _unpack(data):
+    """Splits a batch into (x, y, sample_weight), Keras' convention."""
+    if isinstance(data, tuple):
+        if len(data) == 1:
+            return data[0], None, None
+        if len(data) == 2:
+            return data[0], data[1], None
+        if len(data) == 3:
+            return data
+    return data, None, None
+
+
+def _as_array(x, role):
+    features = np.asarray(x)
+    if not np.issubdtype(features.dtype, np.number) and features.dtype != bool:
+        raise TypeError(
+            f"`{role}` must be numeric. Received: {role} with dtype "
+            f"{features.dtype} (e.g. strings); convert or encode it first."
+        )
+    if features.dtype == np.float64:
+        features = features.astype("float32")
+    return features
+
+
+def _check_numeric(x_spec):
+    for spec in keras.tree.flatten(x_spec):
+        if spec.dtype == tf.string:
+            raise TypeError(
+                "Model inputs must be numeric tensors. Received: a feature "
+                f"of dtype string (spec {spec}). Tokenize or encode text in "
+                "the tf.data pipeline first."
+            )
+

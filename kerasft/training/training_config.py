@@ -1,0 +1,45 @@
+"""The Trainer's settings, apart from the model's hyperparameters."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How a `Trainer` runs; logged with the run so it can be reproduced.
+
+    Args:
+        jit_compile: bool. Compile each step with XLA (TPUs require it).
+        steps_per_execution: int. Steps run inside one `tf.function` call;
+            batches are pulled inside the graph and metrics are read once
+            per call. Larger values cut Python overhead per step.
+        run_eagerly: bool. Run steps eagerly (for debugging only).
+        average: str or None. Precision / recall / F1 averaging; None picks
+            binary for two classes, macro otherwise.
+        batch_size: int. Used only when `fit` receives NumPy arrays.
+    """
+
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    run_eagerly: bool = False
+    average: str | None = None
+    batch_size: int = 32
+
+    def __post_init__(self):
+        if (
+            not isinstance(self.steps_per_execution, int)
+            or self.steps_per_execution < 1
+        ):
+            raise ValueError(
+                "`steps_per_execution` must be an int >= 1. Received: "
+                f"steps_per_execution={self.steps_per_execution!r}"
+            )
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(
+                "`batch_size` must be an int >= 1. "
+                f"Received: batch_size={self.batch_size!r}"
+            )
+        if self.average not in (None, "binary", "macro", "micro"):
+            raise ValueError(
+                "`average` must be None, 'binary', 'macro' or 'micro'. "
+                f"Received: average={self.average!r}"
+            )
