@@ -8,6 +8,15 @@ from kerasft.backend import select_tensorflow_backend
 
 select_tensorflow_backend()
 
+from kerasft import data, freezing, models  # noqa: E402
+from kerasft.freezing import (  # noqa: E402
+    compare_parameter_reports,
+    format_parameter_report,
+    freeze,
+    parameter_report,
+    unfreeze,
+)
+from kerasft.models import ConvNetwork, FeedforwardNetwork  # noqa: E402
 from kerasft.training import (  # noqa: E402
     ConfusionMatrix,
     F1Score,

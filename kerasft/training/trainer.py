@@ -533,16 +533,13 @@ class Trainer:
         x_spec, _, _ = _unpack(dataset.element_spec)
         _check_numeric(x_spec)
         with self.strategy.scope():
-            if not self.model.built or not self.model.outputs:
-                # A forward pass on one zero example creates the weights of
-                # a subclassed model; its output gives the number of classes.
-                dummy = keras.tree.map_structure(
-                    lambda s: tf.zeros([1] + list(s.shape[1:]), s.dtype),
-                    x_spec,
-                )
-                outputs = self.model(dummy, training=False)
-            else:
-                outputs = self.model.outputs[0]
+            # A forward pass on one zero example creates the weights of a
+            # subclassed model, checks the input shape against the model,
+            # and its output gives the number of classes.
+            dummy = keras.tree.map_structure(
+                lambda s: tf.zeros([1] + list(s.shape[1:]), s.dtype), x_spec
+            )
+            outputs = self.model(dummy, training=False)
             num_outputs = int(keras.tree.flatten(outputs)[0].shape[-1])
             self.num_outputs = num_outputs
             self._train_metrics = [keras.metrics.Mean(name="loss")]

@@ -1,0 +1,133 @@
+"""The `kerasft` command line: thin wrappers over `kerasft.recipes`.
+
+    kerasft quickstart [--output-dir DIR] [--pretrain-epochs N] ...
+    kerasft train --model conv --dataset mnist --epochs 5 ...
+    kerasft evaluate runs/train/model.keras --dataset mnist
+"""
+
+import argparse
+import json
+import sys
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, received {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, received {text}")
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="kerasft",
+        description="Build Keras networks from scratch and fine-tune them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    quick = commands.add_parser(
+        "quickstart",
+        help="offline demo: pretrain, save, load, freeze, fine-tune",
+    )
+    quick.add_argument("--output-dir", default="runs/quickstart")
+    quick.add_argument("--pretrain-epochs", type=_positive_int, default=20)
+    quick.add_argument("--finetune-epochs", type=_positive_int, default=20)
+    quick.add_argument("--batch-size", type=_positive_int, default=32)
+    quick.add_argument("--learning-rate", type=_positive_float, default=2e-3)
+    quick.add_argument("--seed", type=int, default=0)
+    quick.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+
+    train = commands.add_parser("train", help="train a model on a dataset")
+    train.add_argument("--model", default="feedforward",
+                       choices=("feedforward", "conv"))
+    train.add_argument(
+        "--dataset", default="digits",
+        help="digits | mnist | npz:PATH | tfds:NAME | folder:PATH",
+    )
+    train.add_argument("--data-dir", default=None)
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3)
+    train.add_argument("--optimizer", default="adam",
+                       choices=("adam", "adamw", "sgd", "rmsprop"))
+    train.add_argument("--hidden-units", default="256,128",
+                       help="comma-separated hidden layer sizes")
+    train.add_argument("--dropout", type=float, default=0.1)
+    train.add_argument("--augment", action="store_true")
+    train.add_argument("--steps-per-execution", type=_positive_int,
+                       default=1)
+    train.add_argument("--output-dir", default="runs/train")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+
+    evaluate = commands.add_parser("evaluate",
+                                   help="evaluate a saved .keras model")
+    evaluate.add_argument("model_path")
+    evaluate.add_argument("--dataset", default="digits")
+    evaluate.add_argument("--data-dir", default=None)
+    evaluate.add_argument("--batch-size", type=_positive_int, default=64)
+    evaluate.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    # Imported after parsing: `kerasft --help` stays fast.
+    from kerasft import recipes
+
+    try:
+        if args.command == "quickstart":
+            config = recipes.QuickstartConfig(
+                output_dir=args.output_dir,
+                pretrain_epochs=args.pretrain_epochs,
+                finetune_epochs=args.finetune_epochs,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                seed=args.seed,
+            )
+            recipes.run_quickstart(config, verbose=args.verbose)
+        elif args.command == "train":
+            hidden_units = tuple(
+                int(u) for u in args.hidden_units.split(",") if u.strip())
+            config = recipes.TrainConfig(
+                model=args.model, dataset=args.dataset,
+                data_dir=args.data_dir, epochs=args.epochs,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate, optimizer=args.optimizer,
+                hidden_units=hidden_units, dropout=args.dropout,
+                augment=args.augment, output_dir=args.output_dir,
+                seed=args.seed,
+                steps_per_execution=args.steps_per_execution,
+            )
+            results = recipes.run_train(config, verbose=args.verbose)
+            _print_results(results)
+            print(f"Saved model, logs and results to {config.output_dir}")
+        elif args.command == "evaluate":
+            results = recipes.run_evaluate(
+                args.model_path, args.dataset, args.data_dir,
+                args.batch_size, args.seed)
+            _print_results(results)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"kerasft {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_results(results):
+    scalars = {k: round(v, 4) for k, v in results.items()
+               if isinstance(v, float)}
+    print(json.dumps(scalars, indent=2))
+    if "confusion_matrix" in results:
+        print("Confusion matrix (rows = true class):")
+        for row in results["confusion_matrix"].astype(int):
+            print("  " + " ".join(f"{v:4d}" for v in row))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Data for kerasft: loaders, splits, preprocessing, augmentation, pipeline.
+
+Loaders return unbatched `tf.data.Dataset`s of `(features, label)` (or NumPy
+arrays, for the `*_arrays` variants); `make_dataset` batches them.
+"""
+
+from kerasft.data.arrays import check_arrays, dataset_from_arrays
+from kerasft.data.augmentation import image_augmentation
+from kerasft.data.digits import load_digits, load_digits_arrays
+from kerasft.data.idx import read_idx
+from kerasft.data.image_folder import load_image_folder
+from kerasft.data.mnist import load_mnist, load_mnist_arrays
+from kerasft.data.outlier_clipper import OutlierClipper
+from kerasft.data.paths import shared_dir
+from kerasft.data.pipeline import make_dataset
+from kerasft.data.preprocessing import drop_missing_rows, scale
+from kerasft.data.splits import train_val_test_split
+from kerasft.data.standardizer import Standardizer
+from kerasft.data.tfds_loader import load_tfds
+
+__all__ = [
+    "OutlierClipper",
+    "Standardizer",
+    "check_arrays",
+    "dataset_from_arrays",
+    "drop_missing_rows",
+    "image_augmentation",
+    "load_digits",
+    "load_digits_arrays",
+    "load_image_folder",
+    "load_mnist",
+    "load_mnist_arrays",
+    "load_tfds",
+    "make_dataset",
+    "read_idx",
+    "scale",
+    "shared_dir",
+    "train_val_test_split",
+]

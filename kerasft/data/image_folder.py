@@ -1,0 +1,73 @@
+"""Loads a folder of images, one subfolder per class."""
+
+import keras
+import tensorflow as tf
+
+from kerasft.data.checks import check_path
+
+
+def load_image_folder(
+    directory,
+    image_size=(256, 256),
+    color_mode="rgb",
+    shuffle=False,
+    seed=None,
+    **kwargs,
+):
+    """Loads `directory/<class_name>/<image>` files as an unbatched dataset.
+
+    A thin wrapper over `keras.utils.image_dataset_from_directory` with
+    `batch_size=None`, so it composes with `make_dataset` like every other
+    loader, and labels cast to int64 like the other loaders. Class ids follow
+    the alphabetical order of the subfolder names, kept in
+    `dataset.class_names`.
+
+    Args:
+        directory: str or path-like. One subfolder per class.
+        image_size: tuple `(height, width)`. Images are resized to it.
+            Defaults to `(256, 256)`.
+        color_mode: str. `"grayscale"`, `"rgb"` or `"rgba"`. Defaults to
+            `"rgb"`.
+        shuffle: bool. Shuffle the file order once. Defaults to `False`:
+            `make_dataset` shuffles each epoch.
+        seed: int or None. Seed for `shuffle` and `validation_split`.
+        **kwargs: passed on to `keras.utils.image_dataset_from_directory`,
+            e.g. `validation_split=0.2, subset="both"` (returns a pair).
+
+    Returns:
+        A `tf.data.Dataset` of `(image, label)`: float32
+        `(height, width, channels)` with values 0..255 and int64 `()`, with
+        a `class_names` attribute (a pair of them for `subset="both"`).
+
+    Example:
+
+    ```python
+    dataset = load_image_folder("flowers/", image_size=(64, 64))
+    dataset.class_names  # ['daisy', 'rose', ...]
+    ```
+    """
+    directory = check_path(directory, "directory", kind="directory")
+    datasets = keras.utils.image_dataset_from_directory(
+        str(directory),
+        image_size=image_size,
+        color_mode=color_mode,
+        batch_size=None,
+        shuffle=shuffle,
+        seed=seed,
+        **kwargs,
+    )
+    if isinstance(datasets, (list, tuple)):
+        return tuple(_with_int64_labels(dataset) for dataset in datasets)
+    return _with_int64_labels(datasets)
+
+
+def _with_int64_labels(dataset):
+    class_names = dataset.class_names
+    if dataset.element_spec[1].dtype.is_integer:
+        dataset = dataset.map(
+            lambda image, label: (image, tf.cast(label, tf.int64)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    # `map` returns a new dataset without the attribute Keras set.
+    dataset.class_names = class_names
+    return dataset
