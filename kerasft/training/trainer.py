@@ -9,6 +9,8 @@ no per-step host sync, no retrace on the last short batch (the function is
 traced on the iterator's spec, whose batch dimension is `None`).
 """
 
+import weakref
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -102,6 +104,8 @@ class Trainer:
         self._trainable_key = None
         self._trainable_variables = []
         self._optimizer_variable_ids = set()
+        self._checked_datasets = weakref.WeakSet()
+        self._iterators = weakref.WeakKeyDictionary()  # see _epoch_iterator
         # Number of traces per function: tests assert it stays at 1.
         self.trace_counts = {"train": 0, "test": 0, "predict": 0}
         self.global_step = 0  # optimizer steps applied, counted on the host
@@ -163,8 +167,6 @@ class Trainer:
             steps = None if steps < 0 else steps
         else:
             steps = steps_per_epoch
-        distributed = self._distribute(dataset)
-
         callback_list = keras.callbacks.CallbackList(
             callbacks,
             add_history=True,
@@ -178,8 +180,9 @@ class Trainer:
         self.model.optimizer = self.optimizer
         self.model.stop_training = False
         callback_list.on_train_begin()
-        # A dataset that repeats is iterated across epochs; others restart.
-        iterator = iter(distributed) if steps_per_epoch is not None else None
+        if steps_per_epoch is not None:
+            # The user's dataset repeats: one iterator across epochs.
+            iterator = iter(self._distribute(dataset))
         logs = {}
         for epoch in range(initial_epoch, epochs):
             for metric in self._train_metrics:
@@ -189,7 +192,7 @@ class Trainer:
             self._sync_trainable_variables()
             train_function = self._get_train_function()
             if steps_per_epoch is None:
-                iterator = iter(distributed)
+                iterator = self._epoch_iterator(dataset, steps)
             step = 0
             while steps is None or step < steps:
                 remaining = self.config.steps_per_execution
@@ -231,6 +234,8 @@ class Trainer:
                     f"{steps_per_epoch}; make the dataset repeat "
                     "(dataset.repeat()) or lower steps_per_epoch."
                 )
+            if steps is not None and step == steps:
+                self._release_iterator(dataset, iterator)
             epoch_logs = dict(logs)
             if val_dataset is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate(val_dataset, include_matrix=False)
@@ -276,25 +281,29 @@ class Trainer:
         for metric in self._eval_metrics:
             metric.reset_state()
         test_function = self._get_test_function()
-        iterator = iter(self._distribute(dataset))
+        steps = steps if steps >= 0 else None
+        iterator = self._epoch_iterator(dataset, steps)
         callback_list.on_test_begin()
         step = 0
         logs = {}
-        while True:
+        while steps is None or step < steps:
+            remaining = self.config.steps_per_execution
+            if steps is not None:
+                remaining = min(remaining, steps - step)
             callback_list.on_test_batch_begin(step)
-            outputs = test_function(
-                iterator, tf.constant(self.config.steps_per_execution)
-            )
+            outputs = test_function(iterator, tf.constant(remaining))
             steps_run = int(outputs["steps"])
             if steps_run == 0:
                 break
             step += steps_run
             logs = outputs["logs"]
             callback_list.on_test_batch_end(step - 1, self._to_python(logs))
-            if steps_run < self.config.steps_per_execution:
+            if steps_run < remaining:
                 break
         if step == 0:
             raise ValueError("The evaluation dataset is empty: no batches.")
+        if steps is not None and step == steps:
+            self._release_iterator(dataset, iterator)
         results = self._to_python(logs)
         callback_list.on_test_end(results)
         if include_matrix and "confusion_matrix" in logs:
@@ -636,6 +645,11 @@ class Trainer:
         """
         if self.task not in ("sparse", "binary"):
             return
+        # Creating an iterator can cost a second (tf.data rewrites a graph
+        # that embeds in-memory arrays), so each dataset is checked once.
+        if dataset in self._checked_datasets:
+            return
+        self._checked_datasets.add(dataset)
         for batch in dataset.take(1):
             _, y, _ = _unpack(batch)
             if y is None:
@@ -660,6 +674,28 @@ class Trainer:
             f"The dataset passed as `{role}` is empty: it yielded no "
             "batches."
         )
+
+    def _epoch_iterator(self, dataset, steps):
+        """An iterator positioned at the start of an epoch of `dataset`.
+
+        `iter()` on a dataset costs ~0.1 s when it embeds in-memory arrays
+        (tf.data rewrites and optimizes its graph each time), which is a
+        large share of a short epoch. For a dataset of known length the
+        Trainer keeps one iterator over `dataset.repeat()` and takes exactly
+        `steps` batches per epoch; shuffling and augmentation still change
+        every epoch, as `repeat` re-runs them. An epoch that ends early
+        (an error, stop_training) drops that iterator: the next starts anew.
+        """
+        if steps is None:
+            return iter(self._distribute(dataset))
+        iterator = self._iterators.pop(dataset, None)
+        if iterator is None:
+            iterator = iter(self._distribute(dataset.repeat()))
+        return iterator
+
+    def _release_iterator(self, dataset, iterator):
+        """Keeps an iterator that finished a whole epoch for the next one."""
+        self._iterators[dataset] = iterator
 
     def _distribute(self, dataset):
         if self.strategy.num_replicas_in_sync == 1 and not isinstance(
