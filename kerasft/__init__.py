@@ -10,13 +10,26 @@ select_tensorflow_backend()
 
 from kerasft import data, freezing, models  # noqa: E402
 from kerasft.freezing import (  # noqa: E402
+    block_report,
+    compare_block_reports,
     compare_parameter_reports,
+    format_block_report,
     format_parameter_report,
     freeze,
+    freeze_backbone,
+    freeze_embeddings,
+    freeze_transformer_layers,
     parameter_report,
     unfreeze,
+    unfreeze_backbone,
+    unfreeze_embeddings,
+    unfreeze_transformer_layers,
 )
-from kerasft.models import ConvNetwork, FeedforwardNetwork  # noqa: E402
+from kerasft.models import (  # noqa: E402
+    BertClassifier,
+    ConvNetwork,
+    FeedforwardNetwork,
+)
 from kerasft.training import (  # noqa: E402
     ConfusionMatrix,
     F1Score,

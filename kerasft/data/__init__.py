@@ -14,8 +14,15 @@ from kerasft.data.outlier_clipper import OutlierClipper
 from kerasft.data.paths import shared_dir
 from kerasft.data.pipeline import make_dataset
 from kerasft.data.preprocessing import drop_missing_rows, scale
+from kerasft.data.rt_polarity import load_rt_polarity, load_rt_polarity_arrays
 from kerasft.data.splits import train_val_test_split
 from kerasft.data.standardizer import Standardizer
+from kerasft.data.text_pipeline import (
+    load_text_folder,
+    load_tfds_text,
+    make_text_dataset,
+    text_preprocessor,
+)
 from kerasft.data.tfds_loader import load_tfds
 
 __all__ = [
@@ -30,10 +37,16 @@ __all__ = [
     "load_image_folder",
     "load_mnist",
     "load_mnist_arrays",
+    "load_rt_polarity",
+    "load_rt_polarity_arrays",
+    "load_text_folder",
     "load_tfds",
+    "load_tfds_text",
     "make_dataset",
+    "make_text_dataset",
     "read_idx",
     "scale",
     "shared_dir",
+    "text_preprocessor",
     "train_val_test_split",
 ]

@@ -1,7 +1,8 @@
-"""Models built from scratch: plain `keras.Model` subclasses that output
-logits."""
+"""Models: plain `keras.Model` subclasses that output logits, built from
+scratch or on a pretrained keras-hub backbone (`BertClassifier`)."""
 
+from kerasft.models.bert_classifier import BertClassifier
 from kerasft.models.conv_network import ConvNetwork
 from kerasft.models.feedforward_network import FeedforwardNetwork
 
-__all__ = ["ConvNetwork", "FeedforwardNetwork"]
+__all__ = ["BertClassifier", "ConvNetwork", "FeedforwardNetwork"]

@@ -545,8 +545,11 @@ class Trainer:
             # A forward pass on one zero example creates the weights of a
             # subclassed model, checks the input shape against the model,
             # and its output gives the number of classes.
+            # Unknown sizes (bucketed sequence lengths) become 1.
             dummy = keras.tree.map_structure(
-                lambda s: tf.zeros([1] + list(s.shape[1:]), s.dtype), x_spec
+                lambda s: tf.zeros([1] + [d or 1 for d in s.shape[1:]],
+                                   s.dtype),
+                x_spec,
             )
             outputs = self.model(dummy, training=False)
             num_outputs = int(keras.tree.flatten(outputs)[0].shape[-1])

@@ -1,0 +1,530 @@
+"""Text for BERT: tokenized on the host in tf.data, batched, static shapes.
+
+Strings never reach the model: the `tf.data` pipeline turns them into
+`{"token_ids", "padding_mask", "segment_ids"}` (int32, `(batch, seq_len)`)
+with keras-hub's `BertTextClassifierPreprocessor` (its `BertTokenizer` plus
+a `MultiSegmentPacker` that adds `[CLS]`/`[SEP]`, truncates and pads), so the
+model only sees integers and runs on GPUs and TPUs alike.
+
+Also loaders for text data: a folder of `.txt` files, one subfolder per class
+(`load_text_folder`), and TensorFlow Datasets text sets (`load_tfds_text`).
+"""
+
+import numbers
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from kerasft.data.checks import check_labels
+from kerasft.data.checks import check_path
+from kerasft.data.checks import check_positive_int
+from kerasft.data.tfds_loader import load_tfds
+
+# Shuffle buffer when a dataset's length is unknown.
+DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
+# Strings are tokenized this many at a time (WordPiece is vectorized), then
+# unbatched so caching, shuffling and bucketing work per example.
+TOKENIZE_BATCH_SIZE = 256
+FEATURE_NAMES = ("token_ids", "padding_mask", "segment_ids")
+
+
+def text_preprocessor(
+    preset=None,
+    vocabulary=None,
+    sequence_length=128,
+    lowercase=None,
+    truncate="round_robin",
+):
+    """Makes keras-hub's BERT preprocessor: strings -> padded token ids.
+
+    Exactly one of `preset` and `vocabulary`. With a preset, the tokenizer
+    (vocabulary, lower-casing) comes from it through keras-hub's preset
+    loading (`BertTextClassifierPreprocessor.from_preset`), which reads
+    keras-hub presets and Hugging Face folders (`vocab.txt`,
+    `tokenizer_config.json`) alike. With a vocabulary, a
+    `keras_hub.tokenizers.BertTokenizer` is built on it.
+
+    Args:
+        preset: str, path-like or None. A BERT preset name, local folder or
+            `hf://` handle.
+        vocabulary: list of str, path to a `vocab.txt`, or None. WordPiece
+            vocabulary; must hold `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and
+            `[MASK]`.
+        sequence_length: int. Length of every packed sequence, `[CLS]` and
+            `[SEP]` included; longer texts are truncated. For a local preset
+            it must not exceed the model's `max_sequence_length`. Defaults to
+            `128`.
+        lowercase: bool or None. Lower-case before tokenizing; only with
+            `vocabulary` (a preset sets it). None means `False`.
+        truncate: str. `"round_robin"` or `"waterfall"`: how sentence pairs
+            share the length. Defaults to `"round_robin"`.
+
+    Returns:
+        A `keras_hub.models.BertTextClassifierPreprocessor`.
+
+    Example:
+    ```python
+    preprocessor = text_preprocessor(
+        vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"],
+        sequence_length=6,
+    )
+    preprocessor(["a b", "b"])["token_ids"]  # [[2, 5, 6, 3, 0, 0], ...]
+    ```
+    """
+    check_positive_int(sequence_length, "sequence_length")
+    if truncate not in ("round_robin", "waterfall"):
+        raise ValueError(
+            "`truncate` must be 'round_robin' or 'waterfall'. Received: "
+            f"truncate={truncate!r}"
+        )
+    if (preset is None) == (vocabulary is None):
+        raise ValueError(
+            "Pass exactly one of `preset` and `vocabulary`. Received: "
+            f"preset={preset!r}, vocabulary="
+            f"{'None' if vocabulary is None else '...'}"
+        )
+    if vocabulary is not None:
+        if isinstance(vocabulary, (list, tuple)) and not vocabulary:
+            raise ValueError(
+                "`vocabulary` is empty. Received: vocabulary=[]"
+            )
+        tokenizer = keras_hub.tokenizers.BertTokenizer(
+            vocabulary=vocabulary, lowercase=bool(lowercase)
+        )
+        return keras_hub.models.BertTextClassifierPreprocessor(
+            tokenizer, sequence_length=sequence_length, truncate=truncate
+        )
+    if lowercase is not None:
+        raise ValueError(
+            "`lowercase` comes from the preset's tokenizer; pass it with "
+            f"`vocabulary` only. Received: lowercase={lowercase!r}, "
+            f"preset={preset!r}"
+        )
+    # Imported here: kerasft.data does not otherwise depend on the models.
+    from kerasft.models.bert_classifier import check_bert_preset
+    from kerasft.models.bert_classifier import preset_config
+
+    preset = check_bert_preset(preset)
+    if "://" not in preset and preset not in (
+        keras_hub.models.BertBackbone.presets
+    ):
+        maximum = preset_config(preset).get("max_sequence_length")
+        if maximum is not None and sequence_length > maximum:
+            raise ValueError(
+                f"`sequence_length` is above the preset's "
+                f"max_sequence_length={maximum} (its position embeddings "
+                f"stop there). Received: sequence_length={sequence_length}, "
+                f"preset={preset!r}"
+            )
+    return keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+        preset, sequence_length=sequence_length, truncate=truncate
+    )
+
+
+def make_text_dataset(
+    texts,
+    labels=None,
+    preprocessor=None,
+    sequence_length=None,
+    batch_size=32,
+    shuffle=True,
+    seed=0,
+    bucket_boundaries=None,
+    num_classes=None,
+    cache=True,
+    drop_remainder=False,
+    shuffle_buffer_size=None,
+):
+    """Makes a dataset of tokenized, padded batches from strings.
+
+    The order: tokenize (on the host, `TOKENIZE_BATCH_SIZE` strings at a
+    time) -> cache -> shuffle -> batch (or bucket) -> prefetch. Each example
+    is packed as `[CLS] text [SEP]` (or `[CLS] a [SEP] b [SEP]` for pairs,
+    with `segment_ids` 0 then 1), truncated and padded to `sequence_length`.
+
+    Without buckets every batch has the static shape
+    `(batch, sequence_length)`. With `bucket_boundaries`, examples are
+    grouped by their length (`[CLS]`/`[SEP]` included) and each batch is cut
+    to its bucket's length, e.g. boundaries `(16, 32, 64)` and
+    `sequence_length=128` give batches of width 16, 32, 64 or 128: less
+    padding to compute on, and only that many shapes to compile for (the
+    dataset's spec shows the width as `None`).
+
+    Args:
+        texts: a list (or 1-D array) of strings; a tuple `(first, second)`
+            of two such lists for sentence pairs; or an unbatched
+            `tf.data.Dataset` of strings, `(text, label)` or
+            `((first, second), label)` (e.g. from `load_rt_polarity`).
+        labels: array-like of ints, one per text, or None (no labels, for
+            prediction; also None with a dataset, which holds them).
+        preprocessor: a `keras_hub.models.BertTextClassifierPreprocessor`
+            (e.g. from `text_preprocessor`), a
+            `keras_hub.tokenizers.BertTokenizer`, or a preset (str or path)
+            to build one from.
+        sequence_length: int or None. Padded length. Defaults to the
+            preprocessor's own, or 128 for a preset or tokenizer.
+        batch_size: int. Examples per batch. Defaults to `32`.
+        shuffle: bool. Reshuffle every epoch. Defaults to `True`.
+        seed: int or None. Shuffle seed. Defaults to `0`.
+        bucket_boundaries: sequence of ints or None. Bucket widths in
+            increasing order; those at or above `sequence_length` are
+            dropped and `sequence_length` is always the last bucket.
+            Defaults to None (no bucketing).
+        num_classes: int or None. With `labels`, checks they are class ids
+            in `[0, num_classes)`.
+        cache: bool. Cache the tokenized examples in memory. Defaults to
+            `True`.
+        drop_remainder: bool. Drop partial batches (per bucket), for a
+            static batch dimension. Defaults to `False`.
+        shuffle_buffer_size: int or None. Defaults to the number of
+            examples (a full shuffle), or 10,000 when unknown.
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(features, labels)` batches
+        (features alone without labels): features a dict of int32
+        `token_ids`, `padding_mask` (1 = real token), `segment_ids`; labels
+        int64 `(batch,)`.
+
+    Example:
+    ```python
+    preprocessor = text_preprocessor("../shared/models/minilm-l6-h384-uncased",
+                                     sequence_length=64)
+    train = make_text_dataset(["a fine film", "dull"], [1, 0], preprocessor,
+                              batch_size=2, bucket_boundaries=(16, 32))
+    features, labels = next(iter(train))  # token_ids (2, 16)
+    ```
+    """
+    check_positive_int(batch_size, "batch_size")
+    if shuffle_buffer_size is not None:
+        check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+    preprocessor = _as_preprocessor(preprocessor, sequence_length)
+    sequence_length = preprocessor.sequence_length
+    boundaries = _check_boundaries(bucket_boundaries, sequence_length)
+
+    if isinstance(texts, tf.data.Dataset):
+        dataset, has_labels = _check_text_dataset(texts, labels)
+    else:
+        dataset, has_labels = _dataset_from_lists(texts, labels, num_classes)
+
+    dataset = _tokenize(dataset, preprocessor, has_labels)
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        if shuffle_buffer_size is None:
+            num_examples = int(dataset.cardinality())
+            shuffle_buffer_size = (
+                num_examples if num_examples > 0
+                else DEFAULT_SHUFFLE_BUFFER_SIZE
+            )
+        dataset = dataset.shuffle(
+            shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True
+        )
+    if boundaries is None:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        dataset = _bucket(dataset, boundaries, batch_size, drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_text_folder(directory, shuffle=False, seed=None, **kwargs):
+    """Loads `directory/<class_name>/<file>.txt` as an unbatched dataset.
+
+    A thin wrapper over `keras.utils.text_dataset_from_directory` with
+    `batch_size=None` and int64 labels, like the other loaders. Class ids
+    follow the alphabetical order of the subfolder names, kept in
+    `dataset.class_names`.
+
+    Args:
+        directory: str or path-like. One subfolder per class.
+        shuffle: bool. Shuffle the file order once. Defaults to `False`
+            (`make_text_dataset` shuffles each epoch).
+        seed: int or None. Seed for `shuffle` and `validation_split`.
+        **kwargs: passed on to `keras.utils.text_dataset_from_directory`,
+            e.g. `validation_split=0.2, subset="both"` (returns a pair).
+
+    Returns:
+        A `tf.data.Dataset` of `(text, label)`: string `()` and int64 `()`,
+        with a `class_names` attribute (a pair of them for
+        `subset="both"`).
+
+    Example:
+    ```python
+    dataset = load_text_folder("aclImdb/train", class_names=["neg", "pos"])
+    ```
+    """
+    directory = check_path(directory, "directory", kind="directory")
+    datasets = keras.utils.text_dataset_from_directory(
+        str(directory), batch_size=None, shuffle=shuffle, seed=seed,
+        verbose=False, **kwargs,
+    )
+    if isinstance(datasets, (list, tuple)):
+        return tuple(_with_int64_labels(dataset) for dataset in datasets)
+    return _with_int64_labels(datasets)
+
+
+def load_tfds_text(name, split="train", data_dir=None, download=False):
+    """Loads a TensorFlow Datasets text classification split.
+
+    `kerasft.data.load_tfds` (`as_supervised=True`), checked to yield
+    `(string, int label)` pairs, with labels cast to int64; e.g.
+    `imdb_reviews`. Feed it to `make_text_dataset` to tokenize and batch it.
+
+    Args:
+        name: str. The registered name, e.g. `"imdb_reviews"`.
+        split: str. A split or slice. Defaults to `"train"`.
+        data_dir: str, path-like or None. Where prepared data lives.
+        download: bool. Download and prepare if missing. Defaults to `False`.
+
+    Returns:
+        A `tf.data.Dataset` of `(text, label)`: string `()`, int64 `()`.
+
+    Example:
+    ```python
+    train = load_tfds_text("imdb_reviews", split="train", download=True)
+    ```
+    """
+    dataset = load_tfds(name, split=split, data_dir=data_dir,
+                        download=download)
+    spec = dataset.element_spec
+    if spec[0].dtype != tf.string or spec[0].shape.rank != 0:
+        raise TypeError(
+            f"`name` must be a text data set whose supervised features are "
+            f"single strings. Received: name={name!r} with features "
+            f"{spec[0]}"
+        )
+    if not spec[1].dtype.is_integer:
+        raise TypeError(
+            f"`name` must be a classification data set with integer "
+            f"labels. Received: name={name!r} with labels {spec[1]}"
+        )
+    return dataset.map(
+        lambda text, label: (text, tf.cast(label, tf.int64)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+# --- Helpers ------------------------------------------------------------------
+
+
+def _as_preprocessor(preprocessor, sequence_length):
+    if sequence_length is not None:
+        check_positive_int(sequence_length, "sequence_length")
+    if isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
+        if (
+            sequence_length is not None
+            and sequence_length != preprocessor.sequence_length
+        ):
+            raise ValueError(
+                "`sequence_length` disagrees with the preprocessor's. Pass "
+                "one or the other. Received: sequence_length="
+                f"{sequence_length}, preprocessor.sequence_length="
+                f"{preprocessor.sequence_length}"
+            )
+        return preprocessor
+    sequence_length = sequence_length or 128
+    if isinstance(preprocessor, keras_hub.tokenizers.BertTokenizer):
+        return keras_hub.models.BertTextClassifierPreprocessor(
+            preprocessor, sequence_length=sequence_length
+        )
+    if isinstance(preprocessor, str) or hasattr(preprocessor, "__fspath__"):
+        return text_preprocessor(preprocessor,
+                                 sequence_length=sequence_length)
+    raise TypeError(
+        "`preprocessor` must be a keras_hub.models."
+        "BertTextClassifierPreprocessor (see kerasft.data.text_preprocessor), "
+        "a keras_hub.tokenizers.BertTokenizer or a preset. Received: "
+        f"preprocessor={preprocessor!r} of type {type(preprocessor).__name__}"
+    )
+
+
+def _check_boundaries(bucket_boundaries, sequence_length):
+    """Returns the bucket widths ending with `sequence_length`, or None."""
+    if bucket_boundaries is None:
+        return None
+    values = (
+        list(bucket_boundaries)
+        if isinstance(bucket_boundaries, (list, tuple, np.ndarray))
+        else None
+    )
+    if not values or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+        for v in values
+    ) or any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(
+            "`bucket_boundaries` must be a non-empty, strictly increasing "
+            "list of positive ints (bucket widths). Received: "
+            f"bucket_boundaries={bucket_boundaries!r}"
+        )
+    return [int(v) for v in values if v < sequence_length] + [
+        sequence_length
+    ]
+
+
+def _as_strings(values, name):
+    """Returns `values` as a list of str, or raises naming `name`."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(
+            f"`{name}` must be a list of strings, not one string. Received: "
+            f"{name}={values[:40]!r}"
+        )
+    try:
+        values = list(values)
+    except TypeError:
+        raise TypeError(
+            f"`{name}` must be a list of strings. Received: {name} of type "
+            f"{type(values).__name__}"
+        ) from None
+    if not values:
+        raise ValueError(
+            f"`{name}` is empty. Received: {name}=[] (expected at least one "
+            "string)"
+        )
+    strings = []
+    for i, value in enumerate(values):
+        if isinstance(value, (bytes, np.bytes_)):
+            value = value.decode("utf-8", errors="replace")
+        if not isinstance(value, str):
+            raise TypeError(
+                f"`{name}` must hold only strings. Received: {name}[{i}]="
+                f"{value!r} of type {type(value).__name__}"
+            )
+        strings.append(str(value))
+    return strings
+
+
+def _dataset_from_lists(texts, labels, num_classes):
+    is_pair = (
+        isinstance(texts, tuple)
+        and len(texts) == 2
+        and not isinstance(texts[0], (str, bytes))
+    )
+    if is_pair:
+        first = _as_strings(texts[0], "texts[0]")
+        second = _as_strings(texts[1], "texts[1]")
+        if len(first) != len(second):
+            raise ValueError(
+                "The two lists of a sentence pair must have the same length. "
+                f"Received: len(texts[0])={len(first)}, "
+                f"len(texts[1])={len(second)}"
+            )
+        features = (first, second)
+        num_examples = len(first)
+    else:
+        features = _as_strings(texts, "texts")
+        num_examples = len(features)
+    if labels is None:
+        if num_classes is not None:
+            raise ValueError(
+                "`num_classes` checks `labels`, but there are none. "
+                f"Received: labels=None, num_classes={num_classes!r}"
+            )
+        return tf.data.Dataset.from_tensor_slices(features), False
+    labels = check_labels(labels, num_examples, num_classes=num_classes)
+    if labels.dtype.kind in "iu":
+        if labels.min() < 0:
+            raise ValueError(
+                "`labels` must be class ids >= 0. Received: labels with "
+                f"min={int(labels.min())}"
+            )
+        labels = labels.astype(np.int64)
+    elif labels.dtype == np.float64:
+        labels = labels.astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices((features, labels)), True
+
+
+def _check_text_dataset(dataset, labels):
+    if labels is not None:
+        raise ValueError(
+            "`labels` must be None when `texts` is a tf.data.Dataset (its "
+            "elements hold the labels). Received: labels of type "
+            f"{type(labels).__name__}"
+        )
+    spec = dataset.element_spec
+    has_labels = isinstance(spec, tuple) and len(spec) == 2 and not all(
+        isinstance(s, tf.TensorSpec) and s.dtype == tf.string for s in spec
+    )
+    text_spec = spec[0] if has_labels else spec
+    text_specs = (
+        list(text_spec) if isinstance(text_spec, tuple) else [text_spec]
+    )
+    if len(text_specs) > 2 or not all(
+        isinstance(s, tf.TensorSpec) and s.dtype == tf.string
+        and s.shape.rank == 0
+        for s in text_specs
+    ):
+        raise ValueError(
+            "`texts` must be an unbatched dataset of strings, "
+            "(text, label) or ((first, second), label). Received: a dataset "
+            f"with element_spec={spec}"
+        )
+    if dataset.cardinality() == 0:
+        raise ValueError(
+            "`texts` is an empty dataset. Received: a dataset with "
+            "cardinality 0 (expected at least one example)"
+        )
+    return dataset, has_labels
+
+
+def _tokenize(dataset, preprocessor, has_labels):
+    """Strings -> per-example int32 features of shape (sequence_length,)."""
+
+    def tokenize(x):
+        # x: (batch,) strings, or a pair of them.
+        # x= by keyword: a positional tuple would read as (x, y).
+        packed = preprocessor(x=x)  # {name: (batch, sequence_length)}
+        return {name: tf.cast(packed[name], tf.int32) for name in FEATURE_NAMES}
+
+    def tokenize_with_label(x, y):
+        y = tf.cast(y, tf.int64) if y.dtype.is_integer else y
+        return tokenize(tuple(x) if isinstance(x, (tuple, list)) else x), y
+
+    def tokenize_without_label(*x):
+        return tokenize(x[0] if len(x) == 1 else tuple(x))
+
+    dataset = dataset.batch(TOKENIZE_BATCH_SIZE)
+    dataset = dataset.map(
+        tokenize_with_label if has_labels else tokenize_without_label,
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return dataset.unbatch()
+
+
+def _bucket(dataset, boundaries, batch_size, drop_remainder):
+    """Batches examples of similar length, each batch cut to its bucket."""
+    widths = tf.constant(boundaries, tf.int64)
+
+    def bucket_id(features, *label):
+        length = tf.reduce_sum(tf.cast(features["padding_mask"], tf.int64))
+        # The first bucket at least as wide as the example.
+        return tf.searchsorted(
+            widths, [length], side="left", out_type=tf.int64
+        )[0]
+
+    def batch_bucket(key, window):
+        width = widths[key]
+
+        def cut(features, *label):
+            # (batch, sequence_length) -> (batch, width): only padding goes.
+            return ({k: v[:, :width] for k, v in features.items()}, *label)
+
+        batches = window.batch(batch_size, drop_remainder=drop_remainder)
+        return batches.map(cut)
+
+    return dataset.group_by_window(
+        bucket_id, batch_bucket, window_size=batch_size
+    )
+
+
+def _with_int64_labels(dataset):
+    class_names = dataset.class_names
+    spec = dataset.element_spec
+    if isinstance(spec, tuple) and spec[1].dtype.is_integer:
+        dataset = dataset.map(
+            lambda text, label: (text, tf.cast(label, tf.int64)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    # `map` returns a new dataset without the attribute Keras set.
+    dataset.class_names = class_names
+    return dataset
