@@ -8,11 +8,10 @@ machine load, and the median over rounds is reported.
 
     python benchmarks/trainer_vs_fit.py --rounds 3
 
-Prints steps/second for:
-  fit(steps_per_execution=1)   Keras' default
-  Trainer(steps_per_execution=1)   equal settings
-  fit(steps_per_execution=N) vs Trainer(steps_per_execution=N)
-and the ratios Trainer / fit.
+Prints steps/second and the ratio Trainer / fit for:
+  equal settings: steps_per_execution 1 and N, XLA off and on, both loops;
+  fit's defaults (steps_per_execution=1, jit_compile="auto", which is XLA
+  on for these models) against the Trainer with steps_per_execution=N.
 """
 
 import argparse
@@ -34,13 +33,14 @@ def build_model(kind):
     return ConvNetwork(filters=(32, 64), hidden_dim=128, num_classes=10)
 
 
-def time_fit(kind, dataset, steps_per_execution, epochs):
+def time_fit(kind, dataset, steps_per_execution, epochs, jit_compile):
     model = build_model(kind)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     model.fit(dataset, epochs=1, verbose=0)  # warm-up: traces
     start = time.perf_counter()
@@ -48,12 +48,13 @@ def time_fit(kind, dataset, steps_per_execution, epochs):
     return time.perf_counter() - start
 
 
-def time_trainer(kind, dataset, steps_per_execution, epochs):
+def time_trainer(kind, dataset, steps_per_execution, epochs, jit_compile):
     trainer = kerasft.Trainer(
         build_model(kind),
         optimizer=keras.optimizers.Adam(1e-3),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     trainer.fit(dataset, epochs=1, verbose=0)
     start = time.perf_counter()
@@ -85,27 +86,31 @@ def main():
     print(f"TF {tf.__version__}, Keras {keras.__version__}; batch "
           f"{args.batch_size}, {steps} timed steps per measurement, "
           f"{args.rounds} interleaved rounds, median steps/s")
+    # (loop, steps_per_execution, jit_compile); "auto" is fit's default.
+    settings = [("fit", 1, "auto")]
+    for spe in (1, n):
+        for jit in (False, True):
+            settings += [("fit", spe, jit), ("Trainer", spe, jit)]
+    timers = {"fit": time_fit, "Trainer": time_trainer}
     for kind in args.models.split(","):
-        runs = {key: [] for key in ("fit_1", "trainer_1", "fit_n",
-                                    "trainer_n")}
+        runs = {setting: [] for setting in settings}
         for _ in range(args.rounds):
-            runs["fit_1"].append(time_fit(kind, dataset, 1, args.epochs))
-            runs["trainer_1"].append(
-                time_trainer(kind, dataset, 1, args.epochs))
-            runs["fit_n"].append(time_fit(kind, dataset, n, args.epochs))
-            runs["trainer_n"].append(
-                time_trainer(kind, dataset, n, args.epochs))
+            for loop, spe, jit in settings:
+                runs[(loop, spe, jit)].append(
+                    timers[loop](kind, dataset, spe, args.epochs, jit))
         rate = {key: steps / statistics.median(v) for key, v in runs.items()}
-        print(f"\n{kind}")
-        print(f"  fit      steps_per_execution=1 : {rate['fit_1']:8.1f}")
-        print(f"  Trainer  steps_per_execution=1 : {rate['trainer_1']:8.1f}"
-              f"  ratio {rate['trainer_1'] / rate['fit_1']:.2f}x (equal)")
-        print(f"  fit      steps_per_execution={n} : {rate['fit_n']:8.1f}")
-        print(f"  Trainer  steps_per_execution={n} : {rate['trainer_n']:8.1f}"
-              f"  ratio {rate['trainer_n'] / rate['fit_n']:.2f}x (equal)")
-        print(f"  Trainer(spe={n}) vs fit defaults (spe=1): "
-              f"{rate['trainer_n'] / rate['fit_1']:.2f}x")
-
+        default = rate[("fit", 1, "auto")]
+        print(f"\n{kind}: fit defaults (spe=1, jit_compile='auto'): "
+              f"{default:.1f} steps/s")
+        print("  steps_per_execution  XLA    fit  Trainer  Trainer/fit  "
+              "Trainer/fit-defaults")
+        for spe in (1, n):
+            for jit in (False, True):
+                ours, theirs = rate[("Trainer", spe, jit)], rate[
+                    ("fit", spe, jit)]
+                print(f"  {spe:>19}  {'on' if jit else 'off':>3}  "
+                      f"{theirs:5.1f}  {ours:7.1f}  {ours / theirs:10.2f}x  "
+                      f"{ours / default:19.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -146,6 +146,31 @@ class BertClassifier(keras.Model):
             )
 
     def call(self, inputs, training=False):
+        x = self.pooled_features(inputs, training=training)
+        return self.classify(x, training=training)
+
+    def classify(self, features, training=False):
+        """The head alone: dropout then logits, on pooled features.
+
+        Args:
+            features: `(batch, hidden_dim)` pooled features, as returned by
+                `pooled_features`.
+            training: bool. Applies dropout when True.
+        """
+        x = self.output_dropout(features, training=training)
+        return self.head(x)  # (batch, num_classes)
+
+    def pooled_features(self, inputs, training=False):
+        """The backbone and the pooling: `(batch, hidden_dim)` features.
+
+        With the backbone frozen, these are all the head ever sees, so they
+        can be computed once and cached (`kerasft.finetuning`).
+
+        Args:
+            inputs: dict of `token_ids`, `padding_mask` and optional
+                `segment_ids`, each `(batch, seq_len)`.
+            training: bool. Runs the backbone's dropout when True.
+        """
         self._check_inputs(inputs)
         token_ids = inputs["token_ids"]
         features = {
@@ -155,7 +180,12 @@ class BertClassifier(keras.Model):
                 "segment_ids", keras.ops.zeros_like(token_ids)
             ),
         }
-        outputs = self.backbone(features, training=training)
+        # A wholly frozen backbone runs in inference mode (dropout off), as
+        # keras-io's transfer-learning guide calls a frozen base with
+        # training=False: frozen weights should not see training noise, and
+        # its features can then be cached (kerasft.finetuning).
+        frozen = not self.backbone.trainable_weights
+        outputs = self.backbone(features, training=training and not frozen)
         if self.pooling == "pooled":
             x = outputs["pooled_output"]  # (batch, hidden_dim)
         elif self.pooling == "cls":
@@ -169,8 +199,7 @@ class BertClassifier(keras.Model):
             # At least 1: an all-padding row gives zeros, not NaN.
             count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
             x = total / count  # (batch, hidden_dim)
-        x = self.output_dropout(x, training=training)
-        return self.head(x)  # (batch, num_classes)
+        return x
 
     def compute_output_shape(self, input_shape):
         return (input_shape["token_ids"][0], self.num_classes)

@@ -1,0 +1,132 @@
+"""Head-only fine-tuning on cached backbone features.
+
+With the backbone entirely frozen it is a fixed function: running it every
+step (as `fit` with `backbone.trainable = False` does) recomputes the same
+features epoch after epoch, and it is almost all of the cost. Here it runs
+once, in inference mode (dropout off, which is also how a frozen backbone
+runs inside `BertClassifier` under the Trainer), and the head trains on the
+cached `(num_examples, hidden_dim)` features: the same result, epochs that
+cost a few matrix products.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasft import data
+from kerasft.training import Trainer
+
+
+def _check_frozen(classifier):
+    trainable = classifier.backbone.trainable_variables
+    if trainable:
+        names = sorted({v.path.split("/")[1] if "/" in v.path else v.path
+                        for v in trainable})
+        raise ValueError(
+            "Feature caching needs a frozen backbone (its features must not "
+            "change during training). Received: a backbone with "
+            f"{len(trainable)} trainable variables in {names[:5]}. Call "
+            "kerasft.freeze_backbone(classifier) first."
+        )
+
+
+def cache_features(classifier, dataset):
+    """Runs the frozen backbone once over `dataset`.
+
+    Args:
+        classifier: a `kerasft.BertClassifier` (anything with
+            `pooled_features(inputs, training)` and a `backbone`).
+        dataset: batches of `(inputs, labels)` from
+            `kerasft.data.make_text_dataset` (any batch size, bucketed or
+            not).
+
+    Returns:
+        A tuple `(features, labels)` of NumPy arrays: float32
+        `(num_examples, hidden_dim)` and the labels, in dataset order.
+
+    Example:
+    >>> features, labels = cache_features(classifier, train_ds)  # doctest: +SKIP
+    """
+    _check_frozen(classifier)
+
+    @tf.function(reduce_retracing=True)
+    def extract(inputs):
+        features = classifier.pooled_features(inputs, training=False)
+        return tf.cast(features, "float32")
+
+    features, labels = [], []
+    for batch in dataset:
+        inputs, batch_labels = batch[0], batch[1]
+        features.append(extract(inputs).numpy())
+        labels.append(np.asarray(batch_labels))
+    if not features:
+        raise ValueError(
+            "The dataset passed as `dataset` is empty: no batches to "
+            "extract features from."
+        )
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def head_model(classifier):
+    """A model of the classifier's head alone, sharing its layers.
+
+    Training it trains the classifier's own head weights.
+    """
+    inputs = keras.Input((classifier.backbone.hidden_dim,), name="features")
+    outputs = classifier.classify(inputs)
+    return keras.Model(inputs, outputs, name="cached_feature_head")
+
+
+def fit_head_on_cached_features(
+    classifier,
+    train_data,
+    validation_data=None,
+    epochs=3,
+    batch_size=32,
+    optimizer="adamw",
+    learning_rate=1e-3,
+    metrics=("accuracy",),
+    callbacks=None,
+    shuffle=True,
+    seed=0,
+    verbose=1,
+):
+    """Trains a frozen-backbone classifier's head on cached features.
+
+    Args:
+        classifier: a `kerasft.BertClassifier` whose backbone is frozen.
+        train_data: batches of `(inputs, labels)` (text pipeline output).
+        validation_data: the same for validation, or None.
+        epochs: int. Epochs over the cached features.
+        batch_size: int. Batch size of the head's training.
+        optimizer: optimizer name or instance, as for `Trainer`.
+        learning_rate: float or schedule.
+        metrics: metric names, as for `Trainer`.
+        callbacks: Keras callbacks.
+        shuffle: bool. Reshuffle the cached features every epoch.
+        seed: int. Shuffle seed.
+        verbose: 0, 1 or 2, as for `Trainer.fit`.
+
+    Returns:
+        A tuple `(trainer, history)`; `trainer.evaluate` takes cached
+        features, `classifier` itself predicts from text as before.
+
+    Example:
+    >>> kerasft.freeze_backbone(classifier)  # doctest: +SKIP
+    >>> trainer, history = fit_head_on_cached_features(
+    ...     classifier, train_ds, val_ds, epochs=3)  # doctest: +SKIP
+    """
+    _check_frozen(classifier)
+    features, labels = cache_features(classifier, train_data)
+    train = data.make_dataset(features, labels, batch_size=batch_size,
+                              shuffle=shuffle, seed=seed)
+    validation = None
+    if validation_data is not None:
+        val_features, val_labels = cache_features(classifier, validation_data)
+        validation = data.make_dataset(val_features, val_labels,
+                                       batch_size=batch_size, shuffle=False)
+    trainer = Trainer(head_model(classifier), optimizer=optimizer,
+                      learning_rate=learning_rate, metrics=list(metrics))
+    history = trainer.fit(train, validation_data=validation, epochs=epochs,
+                          callbacks=callbacks, verbose=verbose)
+    return trainer, history
