@@ -66,7 +66,7 @@ def run_quickstart(config=QuickstartConfig(), verbose=1):
 
     Args:
         config: a `QuickstartConfig`.
-        verbose: 0 silent, 1 progress bars and tables, 2 a line per epoch.
+        verbose: 0 only the summary, 1 progress bars, 2 a line per epoch.
 
     Returns:
         A dict with `pretrain_test_accuracy`, `finetune_test_accuracy`,
@@ -134,13 +134,14 @@ def run_quickstart(config=QuickstartConfig(), verbose=1):
         "log_dir": str(log_dir),
         "table": table,
     }
-    say("\nTrainable parameters per layer, before and after the freeze:")
-    say(table)
-    say(f"\nPretrain (digits 0-4) test accuracy:  "
-        f"{results['pretrain_test_accuracy']:.4f}")
-    say(f"Fine-tune (digits 5-9) test accuracy: "
-        f"{results['finetune_test_accuracy']:.4f} (frozen extractor)")
-    say(f"TensorBoard logs: {log_dir}  (tensorboard --logdir {log_dir})")
+    # The summary is the job's output: printed at every verbosity.
+    print("\nTrainable parameters per layer, before and after the freeze:")
+    print(table)
+    print(f"\nPretrain (digits 0-4) test accuracy:  "
+          f"{results['pretrain_test_accuracy']:.4f}")
+    print(f"Fine-tune (digits 5-9) test accuracy: "
+          f"{results['finetune_test_accuracy']:.4f} (frozen extractor)")
+    print(f"TensorBoard logs: {log_dir}  (tensorboard --logdir {log_dir})")
     summary = {k: v for k, v in results.items() if k != "table"}
     (output_dir / "results.json").write_text(json.dumps(summary, indent=2))
     return results

@@ -213,11 +213,11 @@ def run_train(config=TrainConfig(), verbose=1):
     >>> results["accuracy"] > 0.5
     True
     """
-    output_dir = Path(config.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     splits = load_named_dataset(config.dataset, config.data_dir,
                                 config.batch_size, config.seed,
                                 config.augment)
+    output_dir = Path(config.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     model = build_model(config, splits.num_classes)
     trainer = Trainer(model, optimizer=config.optimizer,

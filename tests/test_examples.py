@@ -1,0 +1,68 @@
+"""The example scripts run: each `main(argv)` with its quickest flags.
+
+The scripts are loaded from `examples/` and run in this process (a
+subprocess would add TensorFlow's start-up to each); the figures they print
+are checked against what `main` returns.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name):
+    """Imports `examples/<name>.py` as a module (it is not a package)."""
+    path = EXAMPLES_DIR / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_linear_regression_matches_least_squares(capsys):
+    results = load_example("linear_regression").main([])
+    out = capsys.readouterr().out
+    assert "least squares" in out and "Max |weight difference|" in out
+    assert results["max_abs_diff"] < 1e-2
+    assert f"{results['max_abs_diff']:.2e}" in out
+    # At the optimum, gradient descent's training MSE is the minimum.
+    assert results["mse"] == pytest.approx(results["mse_least_squares"],
+                                           rel=1e-5)
+
+
+@pytest.mark.shared
+def test_feedforward_mnist_runs(mnist_dir, capsys):
+    results = load_example("feedforward_mnist").main(
+        ["--data-dir", str(mnist_dir), "--epochs", "2", "--verbose", "0"]
+    )
+    out = capsys.readouterr().out
+    assert f"Test accuracy (last 2,000 t10k images): " \
+           f"{results['accuracy']:.4f}" in out
+    assert "Confusion matrix" in out
+    assert results["confusion_matrix"].sum() == 2000
+    assert results["accuracy"] > 0.9  # 2 epochs; the default 12 give ~0.97
+
+
+@pytest.mark.shared
+def test_conv_mnist_runs_with_augmentation(mnist_dir, capsys):
+    results = load_example("conv_mnist").main(
+        ["--data-dir", str(mnist_dir), "--epochs", "1", "--augment",
+         "--verbose", "0"]
+    )
+    out = capsys.readouterr().out
+    assert f"Test macro F1:                          " \
+           f"{results['f1']:.4f}" in out
+    assert results["confusion_matrix"].sum() == 2000
+    assert results["accuracy"] > 0.5  # 1 epoch; the default 12 give ~0.98
+
+
+def test_examples_report_a_missing_data_dir(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_example("feedforward_mnist").main(
+            ["--data-dir", str(tmp_path / "nowhere")]
+        )
+    assert exit_info.value.code == 2
+    assert "nowhere" in capsys.readouterr().err
