@@ -225,7 +225,12 @@ def unfreeze(model, layers=None):
         The paths of the selected layers (`[""]` for the whole model).
     """
     if layers is None:
+        # Every layer, not the model alone: setting `model.trainable = True`
+        # on a model whose own flag is already True does not reach its
+        # frozen sublayers (Keras skips a set that changes nothing).
         model.trainable = True
+        for _, _, layer, _ in _walk(model):
+            layer.trainable = True
         return [""]
     selected = select_layers(model, layers)
     nodes = list(_walk(model))

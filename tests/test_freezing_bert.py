@@ -286,3 +286,16 @@ def test_minilm_blocks(minilm_dir):
     }
     assert layer == 1_774_464
     assert sum(rows.values()) - rows["head"] == 22_713_216
+
+
+def test_unfreeze_everything_reaches_a_frozen_backbone():
+    classifier = kerasft.BertClassifier(
+        keras_hub.models.BertBackbone(
+            vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
+            intermediate_dim=16, max_sequence_length=8),
+        num_classes=2)
+    total = classifier.count_params()
+    kerasft.freeze_backbone(classifier)
+    assert classifier.trainable  # the model's own flag never changed
+    kerasft.unfreeze(classifier)
+    assert sum(v.numpy().size for v in classifier.trainable_weights) == total
