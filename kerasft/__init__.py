@@ -39,5 +39,14 @@ from kerasft.training import (  # noqa: E402
     Trainer,
     TrainingConfig,
 )
+from kerasft import finetuning  # noqa: E402
+from kerasft.finetuning import (  # noqa: E402
+    STRATEGIES,
+    FinetuningPlan,
+    GradualUnfreezing,
+    LayerwiseAdamW,
+    LinearWarmupDecay,
+    prepare_finetuning,
+)
 
 __version__ = "0.1.0"

@@ -3,6 +3,8 @@
     kerasft quickstart [--output-dir DIR] [--pretrain-epochs N] ...
     kerasft train --model conv --dataset mnist --epochs 5 ...
     kerasft evaluate runs/train/model.keras --dataset mnist
+    kerasft finetune --preset PRESET --dataset mr --strategy lora ...
+    kerasft params PRESET_OR_MODEL.keras --compare head_only,top_k,full,lora
 """
 
 import argparse
@@ -73,6 +75,51 @@ def _parser():
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--batch-size", type=_positive_int, default=64)
     evaluate.add_argument("--seed", type=int, default=0)
+
+    # Strategy names are checked by the library (one message for all
+    # entry points), not by argparse choices.
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a BERT classifier on a text dataset"
+    )
+    finetune.add_argument("--preset", required=True,
+                          help="BERT preset name, folder or hf:// handle")
+    finetune.add_argument("--dataset", default="mr",
+                          help="mr | folder:PATH | tfds:NAME")
+    finetune.add_argument("--data-dir", default=None)
+    finetune.add_argument(
+        "--strategy", default="top_k",
+        help="head_only | top_k | full | gradual | layerwise_lr | lora",
+    )
+    finetune.add_argument("--epochs", type=_positive_int, default=3)
+    finetune.add_argument("--batch-size", type=_positive_int, default=32)
+    finetune.add_argument("--sequence-length", type=_positive_int,
+                          default=128)
+    finetune.add_argument("--learning-rate", type=_positive_float,
+                          default=5e-5)
+    finetune.add_argument("--top-k", type=_positive_int, default=2)
+    finetune.add_argument("--lora-rank", type=_positive_int, default=4)
+    finetune.add_argument("--layer-decay", type=_positive_float,
+                          default=0.8)
+    finetune.add_argument("--pooling", default="cls",
+                          choices=("cls", "pooled", "mean"))
+    finetune.add_argument("--max-train-examples", type=_positive_int,
+                          default=None)
+    finetune.add_argument("--output-dir", default="runs/finetune")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--verbose", type=int, default=2,
+                          choices=(0, 1, 2))
+
+    params = commands.add_parser(
+        "params",
+        help="parameters per block of a BERT classifier, per strategy",
+    )
+    params.add_argument("model",
+                        help="a .keras file, or a BERT preset name/folder")
+    params.add_argument("--compare", default=None,
+                        help="comma-separated strategies, e.g. "
+                             "head_only,top_k,full,lora")
+    params.add_argument("--top-k", type=_positive_int, default=2)
+    params.add_argument("--lora-rank", type=_positive_int, default=4)
     return parser
 
 
@@ -113,10 +160,38 @@ def main(argv=None):
                 args.model_path, args.dataset, args.data_dir,
                 args.batch_size, args.seed)
             _print_results(results)
+        elif args.command == "finetune":
+            _run_finetune(args)
+        elif args.command == "params":
+            from kerasft.recipes import params
+
+            compare = (params.parse_strategies(args.compare)
+                       if args.compare is not None else None)
+            print(params.run_params(args.model, compare, top_k=args.top_k,
+                                    lora_rank=args.lora_rank))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"kerasft {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_finetune(args):
+    from kerasft.recipes import finetune
+
+    config = finetune.FinetuneConfig(
+        preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
+        strategy=args.strategy, epochs=args.epochs,
+        batch_size=args.batch_size, sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate, top_k=args.top_k,
+        lora_rank=args.lora_rank, layer_decay=args.layer_decay,
+        pooling=args.pooling, max_train_examples=args.max_train_examples,
+        output_dir=args.output_dir, seed=args.seed,
+    )
+    results = finetune.run_finetune(config, verbose=args.verbose)
+    print(f"Strategy {config.strategy}: {results['trainable_params']:,} of "
+          f"{results['total_params']:,} parameters trained")
+    _print_results(results)
+    print(f"Saved model, logs and results to {config.output_dir}")
 
 
 def _print_results(results):

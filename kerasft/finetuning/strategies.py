@@ -1,0 +1,244 @@
+"""Fine-tuning strategies for a BERT classifier, by name.
+
+| strategy       | trains                                   | optimizer      |
+|----------------|------------------------------------------|----------------|
+| `head_only`    | the head (backbone frozen)               | AdamW          |
+| `top_k`        | head, pooler, top `top_k` layers         | AdamW          |
+| `full`         | everything                               | AdamW          |
+| `gradual`      | head, then one more layer per stage      | AdamW          |
+| `layerwise_lr` | everything, rates decaying to the input  | LayerwiseAdamW |
+| `lora`         | head and LoRA factors of query/value     | AdamW          |
+
+Every optimizer follows `LinearWarmupDecay` when `total_steps` is given, a
+constant rate otherwise.
+"""
+
+import dataclasses
+import math
+import numbers
+
+import keras
+
+from kerasft import freezing
+from kerasft.finetuning import lora
+from kerasft.finetuning.gradual_unfreezing import GradualUnfreezing
+from kerasft.finetuning.gradual_unfreezing import apply_stage
+from kerasft.finetuning.layerwise_adamw import LayerwiseAdamW
+from kerasft.finetuning.layerwise_adamw import layerwise_learning_rate_factors
+from kerasft.finetuning.linear_warmup_decay import LinearWarmupDecay
+
+STRATEGIES = ("head_only", "top_k", "full", "gradual", "layerwise_lr", "lora")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuningPlan:
+    """What `prepare_finetuning` set up: pass it on to the Trainer.
+
+    Attributes:
+        strategy: str. One of `STRATEGIES`.
+        optimizer: a `keras.optimizers.AdamW` (a `LayerwiseAdamW` for
+            `"layerwise_lr"`): `Trainer(model, optimizer=plan.optimizer)`.
+        callbacks: list of `keras.callbacks.Callback` for `fit` (a
+            `GradualUnfreezing` for `"gradual"`, else empty).
+        learning_rate: float or `LinearWarmupDecay`: the optimizer's rate.
+        trainable_params: int. Scalars that train now (for `"gradual"`, in
+            the first epoch).
+        total_params: int. All scalars of the model, LoRA factors included.
+    """
+
+    strategy: str
+    optimizer: keras.optimizers.Optimizer
+    callbacks: list
+    learning_rate: object
+    trainable_params: int
+    total_params: int
+
+
+def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
+    """Sets what trains in `classifier` for a strategy (see the module table).
+
+    Every layer is made trainable first, so strategies can be applied one
+    after another to the same model, except after `"lora"`, which adds
+    variables for good.
+
+    Args:
+        classifier: a `BertClassifier` (any model holding a keras-hub
+            `BertBackbone` as `backbone`).
+        strategy: str. One of `STRATEGIES`.
+        top_k: int. Transformer layers that train with `"top_k"`, from 1 to
+            the number of layers. Defaults to `2`.
+        lora_rank: int. Rank of the LoRA factors with `"lora"`. Defaults to
+            `4`.
+
+    Raises:
+        ValueError: for an unknown strategy, a `top_k` above the number of
+            layers, or a model with LoRA enabled already. The model is left
+            unchanged.
+    """
+    _check_strategy(strategy)
+    num_layers = len(freezing.transformer_layer_paths(classifier))
+    if strategy == "top_k":
+        _check_int("top_k", top_k, 1)
+        if top_k > num_layers:
+            raise ValueError(
+                f"`top_k` is above the number of transformer layers: the "
+                f"backbone has {num_layers}. Received: top_k={top_k}"
+            )
+    if strategy == "lora":
+        _check_int("lora_rank", lora_rank, 1)
+    if lora.lora_layers(classifier):
+        raise ValueError(
+            "The model has LoRA enabled already, and keras-hub cannot undo "
+            "it: apply strategies to a model without LoRA. Received: "
+            f"strategy={strategy!r} on a model with LoRA layers"
+        )
+    _unfreeze_all(classifier)
+    if strategy in ("head_only", "gradual"):
+        apply_stage(classifier, 0)  # the backbone frozen: the head trains
+    elif strategy == "top_k":
+        freezing.freeze_embeddings(classifier)
+        freezing.freeze_transformer_layers(classifier, keep_top=top_k)
+    elif strategy == "lora":
+        lora.enable_lora(classifier, lora_rank)
+    # "full" and "layerwise_lr": everything trains.
+
+
+def prepare_finetuning(
+    classifier,
+    strategy,
+    top_k=2,
+    lora_rank=4,
+    layer_decay=0.8,
+    gradual_every=1,
+    learning_rate=5e-5,
+    warmup_fraction=0.1,
+    total_steps=None,
+    weight_decay=0.01,
+):
+    """Applies a fine-tuning strategy; returns the optimizer and callbacks.
+
+    Args:
+        classifier: a `BertClassifier`; its freeze state (or LoRA) is set
+            in place (see `apply_strategy`).
+        strategy: str. One of `STRATEGIES`.
+        top_k: int. Layers that train with `"top_k"`. Defaults to `2`.
+        lora_rank: int. LoRA rank with `"lora"`. Defaults to `4`.
+        layer_decay: float in (0, 1]. Rate ratio between neighbouring
+            blocks with `"layerwise_lr"`. Defaults to `0.8`.
+        gradual_every: int. Epochs per unfreezing stage with `"gradual"`.
+            Defaults to `1`.
+        learning_rate: float. The peak rate (of the head). Defaults to
+            `5e-5`, BERT's usual.
+        warmup_fraction: float in [0, 1]. Share of `total_steps` spent
+            warming up. Defaults to `0.1`.
+        total_steps: int or None. Optimizer steps of the whole run
+            (epochs * steps per epoch): the rate warms up and decays
+            linearly over them. None keeps `learning_rate` constant.
+        weight_decay: float. AdamW's decoupled weight decay. Defaults to
+            `0.01`.
+
+    Returns:
+        A `FinetuningPlan`.
+
+    Example:
+    ```python
+    plan = prepare_finetuning(classifier, "top_k", top_k=2,
+                              total_steps=epochs * len(train))
+    trainer = kerasft.Trainer(classifier, optimizer=plan.optimizer,
+                              metrics=["accuracy", "f1"])
+    trainer.fit(train, epochs=epochs, callbacks=plan.callbacks)
+    ```
+    """
+    # Every argument is checked before the model changes.
+    _check_strategy(strategy)
+    _check_real("learning_rate", learning_rate, 0, None, low_open=True)
+    _check_real("warmup_fraction", warmup_fraction, 0, 1)
+    _check_real("weight_decay", weight_decay, 0, None)
+    _check_int("gradual_every", gradual_every, 1)
+    if total_steps is not None:
+        _check_int("total_steps", total_steps, 1)
+    factors_needed = strategy == "layerwise_lr"
+    if factors_needed:
+        _check_real("layer_decay", layer_decay, 0, 1, low_open=True)
+    apply_strategy(classifier, strategy, top_k=top_k, lora_rank=lora_rank)
+
+    schedule = learning_rate
+    if total_steps is not None:
+        schedule = LinearWarmupDecay(
+            peak_learning_rate=learning_rate,
+            warmup_steps=round(warmup_fraction * total_steps),
+            total_steps=total_steps,
+        )
+    if factors_needed:
+        optimizer = LayerwiseAdamW(
+            learning_rate=schedule,
+            layer_factors=layerwise_learning_rate_factors(
+                classifier, layer_decay
+            ),
+            weight_decay=weight_decay,
+        )
+    else:
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=schedule, weight_decay=weight_decay
+        )
+    callbacks = []
+    if strategy == "gradual":
+        callbacks.append(GradualUnfreezing(every_n_epochs=gradual_every))
+    return FinetuningPlan(
+        strategy=strategy,
+        optimizer=optimizer,
+        callbacks=callbacks,
+        learning_rate=schedule,
+        trainable_params=_count(classifier.trainable_weights),
+        total_params=_count(classifier.weights),
+    )
+
+
+def _unfreeze_all(model):
+    """Makes every layer trainable.
+
+    Not `model.trainable = True` alone: on the TensorFlow backend, Keras
+    skips assigning an attribute its current value (KerasAutoTrackable's
+    `self.x = self.x` short circuit), so on a trainable model with frozen
+    layers the setter never runs and the layers stay frozen.
+    """
+    model.trainable = False
+    model.trainable = True
+
+
+def _count(variables):
+    return sum(math.prod(v.shape) for v in variables)
+
+
+def _check_strategy(strategy):
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
+            f"Expected one of {STRATEGIES}."
+        )
+
+
+def _check_int(name, value, minimum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _check_real(name, value, low, high, low_open=False):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (
+            high is None or value <= high
+        )
+    if not ok:
+        bracket = "(" if low_open else "["
+        upper = "inf)" if high is None else f"{high}]"
+        raise ValueError(
+            f"`{name}` must be a number in {bracket}{low}, {upper}. "
+            f"Received: {name}={value!r}"
+        )
