@@ -92,7 +92,7 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
             "it: apply strategies to a model without LoRA. Received: "
             f"strategy={strategy!r} on a model with LoRA layers"
         )
-    _unfreeze_all(classifier)
+    freezing.unfreeze(classifier)  # start from all-trainable
     if strategy in ("head_only", "gradual"):
         apply_stage(classifier, 0)  # the backbone frozen: the head trains
     elif strategy == "top_k":
@@ -192,18 +192,6 @@ def prepare_finetuning(
         trainable_params=_count(classifier.trainable_weights),
         total_params=_count(classifier.weights),
     )
-
-
-def _unfreeze_all(model):
-    """Makes every layer trainable.
-
-    Not `model.trainable = True` alone: on the TensorFlow backend, Keras
-    skips assigning an attribute its current value (KerasAutoTrackable's
-    `self.x = self.x` short circuit), so on a trainable model with frozen
-    layers the setter never runs and the layers stay frozen.
-    """
-    model.trainable = False
-    model.trainable = True
 
 
 def _count(variables):
