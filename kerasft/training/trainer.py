@@ -345,9 +345,16 @@ class Trainer:
         variables = self._trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
 
+        # Skip the update when the loss or any gradient is NaN/inf. The
+        # gradient norm also keeps the gradients in use outside the cond:
+        # otherwise XLA sinks the whole backward pass into the branch, where
+        # on CPU it runs ~15x slower (measured on the conv model).
+        norm = tf.linalg.global_norm(
+            [g for g in gradients if g is not None])
+        ok = tf.math.is_finite(loss) & tf.math.is_finite(norm)
         # All replicas must agree, or some would skip the all-reduce in
         # apply() and hang the others.
-        bad = tf.cast(tf.logical_not(tf.math.is_finite(loss)), "int32")
+        bad = tf.cast(tf.logical_not(ok), "int32")
         context = tf.distribute.get_replica_context()
         bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
         finite = tf.equal(bad, 0)
