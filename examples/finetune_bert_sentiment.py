@@ -128,7 +128,8 @@ def main(argv=None):
     parser.add_argument("--verbose", type=int, default=2)
     args = parser.parse_args(argv)
     if args.quick:
-        args.max_train, args.epochs, args.head_epochs = 1000, 1, 5
+        args.max_train = args.max_train or 1000
+        args.epochs, args.head_epochs = 1, 5
     preset = args.preset or str(
         data.shared_dir() / "models" / "minilm-l6-h384-uncased")
     strategies = args.strategies.split(",")

@@ -66,3 +66,22 @@ def test_examples_report_a_missing_data_dir(tmp_path, capsys):
         )
     assert exit_info.value.code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_finetune_bert_sentiment_quick(minilm_dir, rt_polarity_dir, capsys):
+    """The real MiniLM on 300 MR sentences: head-only and full, one epoch."""
+    results = load_example("finetune_bert_sentiment").main(
+        ["--quick", "--max-train", "300", "--strategies", "head_only,full",
+         "--preset", str(minilm_dir), "--verbose", "0"]
+    )
+    out = capsys.readouterr().out
+    assert "MR: 270 train, 30 validation, 1067 test sentences" in out
+    assert "trainable share: head_only: 0.0%" in out
+    by_name = {r["strategy"]: r for r in results}
+    assert by_name["head_only"]["trainable"] == 770  # 384 * 2 + 2
+    assert by_name["full"]["trainable"] == 22_713_986
+    # Frozen MiniLM features + a linear head beat chance on held-out data.
+    assert by_name["head_only"]["accuracy"] > 0.6
+    assert f"{by_name['full']['accuracy']:.4f}" in out

@@ -3,6 +3,8 @@ import os
 
 import keras
 import keras_hub
+import numpy as np
+import tensorflow as tf
 
 from kerasft.models._validation import check_choice
 from kerasft.models._validation import check_dropout
@@ -288,6 +290,78 @@ class BertClassifier(keras.Model):
             dropout=dropout,
             **kwargs,
         )
+
+    def predict_texts(self, texts, preprocessor, batch_size=64):
+        """Classifies raw strings: returns `(labels, probabilities)`.
+
+        Tokenization runs in a tf.data pipeline on the host, as in training.
+
+        Args:
+            texts: list of strings, or a `(first, second)` tuple of lists
+                for sentence pairs.
+            preprocessor: the `BertTextClassifierPreprocessor` used in
+                training (`kerasft.data.text_preprocessor`).
+            batch_size: int. Sentences per forward pass.
+
+        Returns:
+            int64 `(num_texts,)` labels and float32
+            `(num_texts, num_classes)` probabilities.
+
+        Example:
+        >>> labels, probabilities = classifier.predict_texts(
+        ...     ["a gripping film"], preprocessor)  # doctest: +SKIP
+        """
+        # Imported here: kerasft.data imports the models' package.
+        from kerasft.data import make_text_dataset
+
+        first = texts[0] if isinstance(texts, tuple) else texts
+        if isinstance(first, str) or not len(first):
+            raise ValueError(
+                "`texts` must be a non-empty list of strings (or a pair of "
+                f"lists). Received: texts={texts!r}"
+            )
+        dataset = make_text_dataset(
+            texts, preprocessor=preprocessor, batch_size=batch_size,
+            shuffle=False)
+
+        @tf.function(reduce_retracing=True)
+        def probabilities_of(inputs):
+            logits = tf.cast(self(inputs, training=False), "float32")
+            return tf.nn.softmax(logits, axis=-1)
+
+        probabilities = np.concatenate(
+            [probabilities_of(batch).numpy() for batch in dataset])
+        return probabilities.argmax(axis=-1).astype("int64"), probabilities
+
+    def save_backbone_preset(self, directory, preprocessor):
+        """Saves the backbone and its tokenizer as a keras-hub preset.
+
+        `BertClassifier.from_preset(directory)` (and keras-hub's own
+        `from_preset`) loads it back, for example to fine-tune a backbone
+        after continued pretraining.
+
+        Args:
+            directory: str or path-like. The preset folder to write.
+            preprocessor: the preprocessor (or tokenizer) whose vocabulary
+                the backbone was trained with.
+        """
+        tokenizer = getattr(preprocessor, "tokenizer", preprocessor)
+        if not isinstance(tokenizer, keras_hub.tokenizers.BertTokenizer):
+            raise TypeError(
+                "`preprocessor` must be a BertTextClassifierPreprocessor or "
+                "a keras_hub BertTokenizer. Received: preprocessor of type "
+                f"{type(preprocessor).__name__}"
+            )
+        if tokenizer.vocabulary_size() != self.backbone.vocabulary_size:
+            raise ValueError(
+                "The tokenizer's vocabulary does not match the backbone's "
+                "token embedding. Received: vocabulary_size="
+                f"{tokenizer.vocabulary_size()} (tokenizer) vs "
+                f"{self.backbone.vocabulary_size} (backbone)"
+            )
+        directory = str(directory)
+        self.backbone.save_to_preset(directory)
+        tokenizer.save_to_preset(directory)
 
 
 def check_bert_preset(preset):
