@@ -345,10 +345,7 @@ class Trainer:
         variables = self._trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
 
-        # Skip the update when the loss or any gradient is NaN/inf. The
-        # gradient norm also keeps the gradients in use outside the cond:
-        # otherwise XLA sinks the whole backward pass into the branch, where
-        # on CPU it runs ~15x slower (measured on the conv model).
+        # Skip the update when the loss or any gradient is NaN/inf.
         norm = tf.linalg.global_norm(
             [g for g in gradients if g is not None])
         ok = tf.math.is_finite(loss) & tf.math.is_finite(norm)
@@ -359,11 +356,25 @@ class Trainer:
         bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
         finite = tf.equal(bad, 0)
 
-        def apply():
+        if self.config.jit_compile:
+            # Under XLA a cond around the update is slow: XLA moves the work
+            # that feeds only one branch into it, where it loses its fast
+            # kernels (15x slower for the conv model, 2.6x for BERT on this
+            # CPU). Apply always, then keep the old values of the weights
+            # and optimizer state (step count, moments) where the step is
+            # bad: one fused select per element.
+            guarded = list(variables) + list(self.optimizer.variables)
+            before = [tf.convert_to_tensor(v) for v in guarded]
             self.optimizer.apply(gradients, variables)
-            return tf.constant(True)
+            for variable, old in zip(guarded, before):
+                variable.assign(tf.where(finite, variable, old))
+        else:
 
-        tf.cond(finite, apply, lambda: tf.constant(False))
+            def apply():
+                self.optimizer.apply(gradients, variables)
+                return tf.constant(True)
+
+            tf.cond(finite, apply, lambda: tf.constant(False))
         self._update_metrics(self._train_metrics, x, y, y_pred, sample_weight,
                              loss_value)
         return finite

@@ -309,3 +309,22 @@ def test_fully_frozen_model_is_an_error():
 
 def test_trainer_is_exported_at_top_level():
     assert kerasft.Trainer is Trainer
+
+
+def test_nan_step_is_skipped_under_xla_too():
+    x, y = _data(64)
+    y = y.astype("float32")
+    y[40] = np.nan  # third batch
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            snapshots.append([w.numpy().copy() for w in self.model.weights])
+
+    trainer = Trainer(_mlp(num_classes=1), loss="mse", jit_compile=True)
+    with pytest.raises(NonFiniteLossError, match=r"at step 3 "):
+        trainer.fit(_dataset(x, y), epochs=1, verbose=0,
+                    callbacks=[Snapshot()])
+    for weight, expected in zip(trainer.model.weights, snapshots[1]):
+        np.testing.assert_array_equal(weight.numpy(), expected)
+    assert int(trainer.optimizer.iterations) == 2  # the bad step undone
