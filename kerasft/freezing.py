@@ -197,12 +197,21 @@ def freeze(model, layers=None):
         The paths of the selected layers (`[""]` for the whole model).
     """
     if layers is None:
-        model.trainable = False
+        _set_everywhere(model, False)
         return [""]
     selected = select_layers(model, layers)
     for _, layer in selected:
         layer.trainable = False
     return [path for path, _ in selected]
+
+
+def _set_everywhere(model, trainable):
+    # Every layer, not the model alone: setting `model.trainable` to the
+    # value its own flag already has does not reach sublayers whose flags
+    # differ (Keras skips a set that changes nothing).
+    model.trainable = trainable
+    for _, _, layer, _ in _walk(model):
+        layer.trainable = trainable
 
 
 def unfreeze(model, layers=None):
@@ -225,12 +234,7 @@ def unfreeze(model, layers=None):
         The paths of the selected layers (`[""]` for the whole model).
     """
     if layers is None:
-        # Every layer, not the model alone: setting `model.trainable = True`
-        # on a model whose own flag is already True does not reach its
-        # frozen sublayers (Keras skips a set that changes nothing).
-        model.trainable = True
-        for _, _, layer, _ in _walk(model):
-            layer.trainable = True
+        _set_everywhere(model, True)
         return [""]
     selected = select_layers(model, layers)
     nodes = list(_walk(model))

@@ -299,3 +299,18 @@ def test_unfreeze_everything_reaches_a_frozen_backbone():
     assert classifier.trainable  # the model's own flag never changed
     kerasft.unfreeze(classifier)
     assert sum(v.numpy().size for v in classifier.trainable_weights) == total
+
+
+def test_freeze_everything_reaches_a_sublayer_unfrozen_under_a_frozen_model():
+    classifier = kerasft.BertClassifier(
+        keras_hub.models.BertBackbone(
+            vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
+            intermediate_dim=16, max_sequence_length=8),
+        num_classes=2)
+    classifier.trainable = False
+    classifier.head.trainable = True  # set directly, bypassing kerasft
+    kerasft.freeze(classifier)
+    # Every flag tells the truth afterwards, the head's too.
+    assert not classifier.trainable_weights
+    assert not classifier.head.trainable
+    assert not classifier.head.kernel.trainable

@@ -1,6 +1,7 @@
 import numbers
 
 import keras
+from kerasft.finetuning._validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="kerasft")
@@ -42,8 +43,8 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         _check_real("peak_learning_rate", peak_learning_rate, positive=True)
         _check_real("end_learning_rate", end_learning_rate, positive=False)
-        _check_int("warmup_steps", warmup_steps, minimum=0)
-        _check_int("total_steps", total_steps, minimum=1)
+        check_int("warmup_steps", warmup_steps, minimum=0)
+        check_int("total_steps", total_steps, minimum=1)
         if warmup_steps > total_steps:
             raise ValueError(
                 "`warmup_steps` must not exceed `total_steps`. Received: "
@@ -91,15 +92,4 @@ def _check_real(name, value, positive):
         expected = "> 0" if positive else ">= 0"
         raise ValueError(
             f"`{name}` must be a number {expected}. Received: {name}={value!r}"
-        )
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
         )

@@ -26,6 +26,7 @@ from kerasft.finetuning.gradual_unfreezing import apply_stage
 from kerasft.finetuning.layerwise_adamw import LayerwiseAdamW
 from kerasft.finetuning.layerwise_adamw import layerwise_learning_rate_factors
 from kerasft.finetuning.linear_warmup_decay import LinearWarmupDecay
+from kerasft.finetuning._validation import check_int
 
 STRATEGIES = ("head_only", "top_k", "full", "gradual", "layerwise_lr", "lora")
 
@@ -78,14 +79,14 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
     _check_strategy(strategy)
     num_layers = len(freezing.transformer_layer_paths(classifier))
     if strategy == "top_k":
-        _check_int("top_k", top_k, 1)
+        check_int("top_k", top_k, 1)
         if top_k > num_layers:
             raise ValueError(
                 f"`top_k` is above the number of transformer layers: the "
                 f"backbone has {num_layers}. Received: top_k={top_k}"
             )
     if strategy == "lora":
-        _check_int("lora_rank", lora_rank, 1)
+        check_int("lora_rank", lora_rank, 1)
     if lora.lora_layers(classifier):
         raise ValueError(
             "The model has LoRA enabled already, and keras-hub cannot undo "
@@ -154,9 +155,9 @@ def prepare_finetuning(
     _check_real("learning_rate", learning_rate, 0, None, low_open=True)
     _check_real("warmup_fraction", warmup_fraction, 0, 1)
     _check_real("weight_decay", weight_decay, 0, None)
-    _check_int("gradual_every", gradual_every, 1)
+    check_int("gradual_every", gradual_every, 1)
     if total_steps is not None:
-        _check_int("total_steps", total_steps, 1)
+        check_int("total_steps", total_steps, 1)
     factors_needed = strategy == "layerwise_lr"
     if factors_needed:
         _check_real("layer_decay", layer_decay, 0, 1, low_open=True)
@@ -203,17 +204,6 @@ def _check_strategy(strategy):
         raise ValueError(
             f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
             f"Expected one of {STRATEGIES}."
-        )
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
         )
 
 
