@@ -8,7 +8,8 @@ from kerasft.backend import select_tensorflow_backend
 
 select_tensorflow_backend()
 
-from kerasft import data, freezing, models  # noqa: E402
+from kerasft import data, distribute, freezing, models  # noqa: E402
+from kerasft.distribute import get_strategy  # noqa: E402
 from kerasft.freezing import (  # noqa: E402
     block_report,
     compare_block_reports,
@@ -31,11 +32,13 @@ from kerasft.models import (  # noqa: E402
     FeedforwardNetwork,
 )
 from kerasft.training import (  # noqa: E402
+    Checkpointer,
     ConfusionMatrix,
     F1Score,
     NonFiniteLossError,
     Precision,
     Recall,
+    TensorBoardLogger,
     Trainer,
     TrainingConfig,
 )

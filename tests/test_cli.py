@@ -62,6 +62,10 @@ def test_quickstart_trains_saves_and_fine_tunes(tmp_path):
             events = list((output_dir / "logs" / stage / split).glob(
                 "events.out.tfevents.*"))
             assert events, f"no TensorBoard events in logs/{stage}/{split}"
+        # The run's settings (hparams, config text) beside train/.
+        assert list((output_dir / "logs" / stage).glob(
+            "events.out.tfevents.*")), f"no config events in logs/{stage}"
+    assert "TensorBoard logs: run/logs" in out, out[-500:]
     saved = json.loads((output_dir / "results.json").read_text())
     assert saved["pretrain_test_accuracy"] == pytest.approx(pretrain,
                                                             abs=1e-4)

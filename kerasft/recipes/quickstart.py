@@ -4,8 +4,9 @@ A conv network learns digits 0-4 of scikit-learn's bundled digits (the
 source task); it is saved as `.keras` and loaded back; a new head replaces
 the old one, the feature extractor is frozen, and the head alone learns
 digits 5-9 (the target task). Both stages report test accuracy, and a table
-shows which parameters train in each stage. TensorBoard logs go to
-`<output_dir>/logs/{pretrain,finetune}`.
+shows which parameters train in each stage. TensorBoard logs (scalars per
+epoch, weight and gradient histograms every 5 epochs, the run's settings)
+go to `<output_dir>/logs/{pretrain,finetune}`.
 """
 
 import dataclasses
@@ -16,7 +17,7 @@ import keras
 
 from kerasft import data, freezing
 from kerasft.models import ConvNetwork
-from kerasft.training import Trainer
+from kerasft.training import TensorBoardLogger, Trainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +99,8 @@ def run_quickstart(config=QuickstartConfig(), verbose=1):
     trainer.fit(
         source[0], validation_data=source[1],
         epochs=config.pretrain_epochs, verbose=verbose,
-        callbacks=[keras.callbacks.TensorBoard(str(log_dir / "pretrain"))],
+        callbacks=[TensorBoardLogger(log_dir / "pretrain", histogram_freq=5,
+                                     hparams={"stage": "pretrain"})],
     )
     pretrain_results = trainer.evaluate(source[2])
     model_path = output_dir / "pretrained.keras"
@@ -121,7 +123,8 @@ def run_quickstart(config=QuickstartConfig(), verbose=1):
     trainer.fit(
         target[0], validation_data=target[1],
         epochs=config.finetune_epochs, verbose=verbose,
-        callbacks=[keras.callbacks.TensorBoard(str(log_dir / "finetune"))],
+        callbacks=[TensorBoardLogger(log_dir / "finetune", histogram_freq=5,
+                                     hparams={"stage": "finetune"})],
     )
     finetune_results = trainer.evaluate(target[2])
     finetuned.save(output_dir / "finetuned.keras")

@@ -82,7 +82,7 @@ def _task_of(loss):
     return task
 
 
-def get_optimizer(optimizer, learning_rate=None):
+def get_optimizer(optimizer, learning_rate=None, loss_scale=None):
     """Returns a Keras optimizer from a name or instance.
 
     Args:
@@ -91,7 +91,24 @@ def get_optimizer(optimizer, learning_rate=None):
         learning_rate: float or `keras.optimizers.schedules.
             LearningRateSchedule`, used with a name. Defaults to the
             optimizer's usual rate.
+        loss_scale: bool or None. Wrap the optimizer in a
+            `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling, so
+            that small float16 gradients do not underflow to zero). None
+            means: when the global dtype policy is `"mixed_float16"`, as
+            Keras' `Model.compile` does. bfloat16 has float32's range and
+            needs no scaling.
     """
+    optimizer = _get_optimizer(optimizer, learning_rate)
+    if loss_scale is None:
+        loss_scale = (
+            keras.mixed_precision.dtype_policy().name == "mixed_float16")
+    if loss_scale and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _get_optimizer(optimizer, learning_rate):
     if isinstance(learning_rate, (int, float)) and not isinstance(
         learning_rate, bool
     ):

@@ -16,7 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft.training import classification_metrics, components
+from kerasft.training.checkpointer import Checkpointer
 from kerasft.training.training_config import TrainingConfig
+
+# evaluate() adds a confusion matrix only up to this many classes.
+MAX_CONFUSION_MATRIX_CLASSES = 1000
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -55,7 +59,8 @@ class Trainer:
             Classification metrics see probabilities, not logits.
         learning_rate: float or a Keras `LearningRateSchedule`, used with an
             optimizer name. Defaults to the optimizer's usual rate.
-        strategy: a `tf.distribute.Strategy`. Defaults to the current one.
+        strategy: a `tf.distribute.Strategy` (e.g. from
+            `kerasft.get_strategy`). Defaults to the current one.
         **config: `TrainingConfig` fields: `jit_compile`,
             `steps_per_execution`, `run_eagerly`, `average`, `batch_size`.
 
@@ -85,6 +90,7 @@ class Trainer:
         self.loss, self.task = components.get_loss(loss)
         components.check_metric_names(metrics)
         self.strategy = strategy or tf.distribute.get_strategy()
+        _check_jit_devices(self.strategy, self.config.jit_compile)
         with self.strategy.scope():
             if not isinstance(model, keras.Model) and callable(model):
                 model = model()
@@ -94,7 +100,11 @@ class Trainer:
                     f"one. Received: model={model!r}"
                 )
             self.model = model
-            self.optimizer = components.get_optimizer(optimizer, learning_rate)
+            # mixed_float16 (the model's policy or the global one) needs
+            # loss scaling; get_optimizer wraps in a LossScaleOptimizer.
+            self.optimizer = components.get_optimizer(
+                optimizer, learning_rate,
+                loss_scale=_float16_policy(self.model) or None)
         self._metric_specs = list(metrics or ())
         self._train_metrics = None  # built once the output size is known
         self._eval_metrics = None
@@ -135,7 +145,9 @@ class Trainer:
                 config's `batch_size`.
             epochs: int. Index of the last epoch.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch.
-            callbacks: list of `keras.callbacks.Callback`.
+            callbacks: list of `keras.callbacks.Callback`. With a
+                `kerasft.Checkpointer`, `fit` resumes from its newest
+                checkpoint (see there).
             validation_data: a dataset or an `(x, y)` tuple, evaluated
                 every `validation_freq` epochs; its logs get a `val_` prefix.
             initial_epoch: int. Epoch to start from (for resuming).
@@ -179,6 +191,22 @@ class Trainer:
         # Callbacks such as LearningRateScheduler read model.optimizer.
         self.model.optimizer = self.optimizer
         self.model.stop_training = False
+        # A Checkpointer resumes from its newest checkpoint: weights, step
+        # counts and random state now, the rest at the resumed epoch.
+        initial_step, resuming = 0, None
+        for callback in callback_list.callbacks:
+            if isinstance(callback, Checkpointer):
+                initial_epoch, initial_step = callback.resume(
+                    self, initial_epoch)
+                resuming = callback
+        # kerasft callbacks that need the Trainer itself (TensorBoardLogger:
+        # global step, strategy, one batch of `train_dataset` for gradient
+        # histograms) get it here. Dropped at the end: it can hold a copy
+        # of in-memory arrays.
+        self.train_dataset = dataset
+        for callback in callback_list.callbacks:
+            if hasattr(callback, "set_trainer"):
+                callback.set_trainer(self)
         callback_list.on_train_begin()
         if steps_per_epoch is not None:
             # The user's dataset repeats: one iterator across epochs.
@@ -193,7 +221,13 @@ class Trainer:
             train_function = self._get_train_function()
             if steps_per_epoch is None:
                 iterator = self._epoch_iterator(dataset, steps)
+            self._train_iterator = iterator  # saved by a Checkpointer
             step = 0
+            if resuming is not None:
+                # Optimizer (extended to this epoch's trainable set above)
+                # and data position; then skip the steps already done.
+                resuming.restore_data(iterator)
+                step, initial_step, resuming = initial_step, 0, None
             while steps is None or step < steps:
                 remaining = self.config.steps_per_execution
                 if steps is not None:
@@ -244,7 +278,11 @@ class Trainer:
             logs = epoch_logs
             if self.model.stop_training:
                 break
+        # As in keras.Model.fit: an optimizer with use_ema=True swaps the
+        # moving averages into the weights at the end of training.
+        self.optimizer.finalize_variable_values(self._trainable_variables)
         callback_list.on_train_end(logs)
+        self.train_dataset = None
         return self.model.history
 
     # ------------------------------------------------------------- evaluate
@@ -253,7 +291,9 @@ class Trainer:
         """Evaluates the model; returns a dict of metric values.
 
         Classification tasks also get `"confusion_matrix"`: a NumPy array
-        `(num_classes, num_classes)`, rows = true classes.
+        `(num_classes, num_classes)`, rows = true classes (not for outputs
+        of rank > 2, such as masked-LM logits, nor above
+        `MAX_CONFUSION_MATRIX_CLASSES` classes).
 
         Args:
             x: a dataset of `(features, labels)` batches, or features.
@@ -339,7 +379,8 @@ class Trainer:
         x, y, sample_weight = _unpack(data)
         with tf.GradientTape() as tape:
             y_pred = self.model(x, training=True)
-            loss, loss_value = self._compute_loss(y, y_pred, sample_weight)
+            loss, loss_value = self._compute_loss(y, y_pred, sample_weight,
+                                                  training=True)
             # LossScaleOptimizer (mixed_float16) scales; others pass through.
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self._trainable_variables
@@ -348,15 +389,34 @@ class Trainer:
         # Skip the update when the loss or any gradient is NaN/inf.
         norm = tf.linalg.global_norm(
             [g for g in gradients if g is not None])
-        ok = tf.math.is_finite(loss) & tf.math.is_finite(norm)
+        context = tf.distribute.get_replica_context()
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            # float16 loss scaling: scaled gradients that overflow are
+            # normal; the LossScaleOptimizer skips that step and halves its
+            # scale. Only a non-finite (unscaled) loss is an error.
+            ok = tf.math.is_finite(loss)
+            if self._multi_replica():
+                # Keras' LossScaleOptimizer decides on replica 0's local
+                # gradients; an overflow on another replica would reach the
+                # weights through the all-reduce. Make every replica see it.
+                overflow = context.all_reduce(
+                    tf.distribute.ReduceOp.SUM,
+                    tf.cast(tf.logical_not(tf.math.is_finite(norm)), "int32"))
+                poison = tf.where(tf.equal(overflow, 0), 1.0, float("nan"))
+                gradients = [None if g is None else g * tf.cast(poison, g.dtype)
+                             for g in gradients]
+        else:
+            ok = tf.math.is_finite(loss) & tf.math.is_finite(norm)
         # All replicas must agree, or some would skip the all-reduce in
         # apply() and hang the others.
         bad = tf.cast(tf.logical_not(ok), "int32")
-        context = tf.distribute.get_replica_context()
         bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
         finite = tf.equal(bad, 0)
 
-        if self.config.jit_compile:
+        if self.config.jit_compile or self._multi_replica():
+            # With several replicas a cond cannot hold the update: the
+            # optimizer's gradient all-reduce is a merge_call, which TF does
+            # not allow inside control flow.
             # Under XLA a cond around the update is slow: XLA moves the work
             # that feeds only one branch into it, where it loses its fast
             # kernels (15x slower for the conv model, 2.6x for BERT on this
@@ -387,24 +447,46 @@ class Trainer:
                              loss_value)
         return tf.constant(True)
 
-    def _compute_loss(self, y, y_pred, sample_weight):
+    def _compute_loss(self, y, y_pred, sample_weight, training=False):
         """Returns (loss to differentiate, loss value for the metric).
 
-        Keras losses already divide by the number of replicas inside a
-        strategy (their mean is over the per-replica batch, and the
-        gradients are summed across replicas), so only the regularization
-        losses are scaled here; the reported value is unscaled again.
+        Inside a strategy, Keras' mean losses already divide the replica's
+        mean by the number of replicas R, and the optimizer sums gradients
+        over replicas: the gradient is that of the mean of the replicas'
+        means, so nothing is divided twice here. That equals the mean over
+        the global batch only when every replica holds as many examples;
+        for training the loss is rescaled by R * local / global examples
+        (one scalar all-reduce), so that an uneven batch (5 examples on 2
+        replicas: 3 + 2) still weighs each example once. Regularization
+        losses are divided by R (the gradient sum adds them back up once).
+        The metric value is the replica's own mean plus regularization.
         """
         y_pred = tf.cast(y_pred, "float32")  # logits may be bfloat16
         y = self._match_label_shape(y, y_pred)
         loss = self.loss(y, y_pred, sample_weight=sample_weight)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        reduction = getattr(self.loss, "reduction", None)
+        mean = reduction in ("sum_over_batch_size", "mean",
+                             "mean_with_sample_weight")
+        value = loss * replicas if mean else loss
+        if training and mean and replicas > 1:
+            # What Keras divided the replica's sum by: examples, or the
+            # sum of the sample weights. Shapes: scalars.
+            if reduction == "mean_with_sample_weight" and (
+                    sample_weight is not None):
+                local = tf.reduce_sum(tf.cast(sample_weight, "float32"))
+            else:
+                local = tf.cast(tf.shape(y_pred)[0], "float32")
+            total = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, local)
+            loss = loss * tf.math.divide_no_nan(local * replicas, total)
         if self.model.losses:
             regularization = tf.add_n(
                 [tf.cast(term, "float32") for term in self.model.losses]
             )
             loss += regularization / replicas
-        return loss, loss * replicas
+            value += regularization
+        return loss, value
 
     def _update_metrics(self, metrics, x, y, y_pred, sample_weight,
                         loss_value):
@@ -544,6 +626,11 @@ class Trainer:
         union = known + [v for v in variables
                          if id(v) not in self._optimizer_variable_ids]
         new = old.__class__.from_config(old.get_config())
+        # exclude_from_weight_decay() is not part of the config.
+        for name in ("_exclude_from_weight_decay",
+                     "_exclude_from_weight_decay_pattern"):
+            if hasattr(old, name):
+                setattr(new, name, getattr(old, name))
         new.build(union)
         old_by_path = {v.path: v for v in old.variables}
         for variable in new.variables:
@@ -581,8 +668,13 @@ class Trainer:
                 [m for m in self._metric_specs if isinstance(m, str)],
                 self.task, num_outputs, self.config.average,
             )
-            if self.task != "regression":
-                num_classes = 2 if self.task == "binary" else num_outputs
+            num_classes = 2 if self.task == "binary" else num_outputs
+            # No confusion matrix for per-token outputs (batch, tokens,
+            # classes), e.g. masked-LM logits, nor for a vocabulary-sized
+            # output: 30k classes would be a 30k x 30k matrix (3.6 GB).
+            output_rank = len(keras.tree.flatten(outputs)[0].shape)
+            if (self.task != "regression" and output_rank <= 2
+                    and num_classes <= MAX_CONFUSION_MATRIX_CLASSES):
                 self._eval_metrics.append(
                     classification_metrics.ConfusionMatrix(num_classes))
         self._all_optimizer_targets = list(self.model.trainable_variables)
@@ -718,15 +810,20 @@ class Trainer:
         """Keeps an iterator that finished a whole epoch for the next one."""
         self._iterators[dataset] = iterator
 
+    def _multi_replica(self):
+        return self.strategy.num_replicas_in_sync > 1 or isinstance(
+            self.strategy, tf.distribute.TPUStrategy)
+
     def _distribute(self, dataset):
-        if self.strategy.num_replicas_in_sync == 1 and not isinstance(
-                self.strategy, tf.distribute.experimental.TPUStrategy):
+        if not self._multi_replica():
             return dataset
         return self.strategy.experimental_distribute_dataset(dataset)
 
     # ---------------------------------------------------------------- misc
     def _current_learning_rate(self):
-        return float(self.optimizer.learning_rate)
+        # Under a strategy the rate is a MirroredVariable, which float()
+        # does not take; reading it as a tensor does.
+        return float(tf.convert_to_tensor(self.optimizer.learning_rate))
 
     @staticmethod
     def _to_python(logs):
@@ -735,6 +832,33 @@ class Trainer:
             for name, value in logs.items()
             if getattr(value, "shape", ()) == ()
         }
+
+
+def _float16_policy(model):
+    policy = getattr(model, "dtype_policy", None)
+    return getattr(policy, "name", None) == "mixed_float16"
+
+
+def _check_jit_devices(strategy, jit_compile):
+    """XLA steps with several replicas need GPUs or TPUs.
+
+    Mirrored strategies sum gradients across CPU replicas with a merge_call,
+    which TF cannot run inside the XLA-compiled step (it fails deep in the
+    first step); on GPUs they use collectives XLA can hold, and TPUStrategy
+    compiles the whole step itself.
+    """
+    if not jit_compile or strategy.num_replicas_in_sync == 1 or isinstance(
+            strategy, tf.distribute.TPUStrategy):
+        return
+    devices = list(strategy.extended.worker_devices)
+    if not all("GPU" in device.upper() for device in devices):
+        raise ValueError(
+            "`jit_compile=True` with several replicas needs GPU or TPU "
+            "devices: TensorFlow cannot compile the cross-replica gradient "
+            f"sum of {type(strategy).__name__} over CPU devices with XLA. "
+            f"Received: jit_compile=True, devices={devices}. Use "
+            "jit_compile=False, or one replica."
+        )
 
 
 def _unpack(data):
