@@ -20,11 +20,17 @@ from transformers import BertForSequenceClassification, BertTokenizerFast
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", required=True)
-    parser.add_argument("--texts", required=True)
+    parser.add_argument("--texts", help="JSON texts + labels (epoch mode)")
     parser.add_argument("--sequence-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--phases", default=None,
+                        help="a JSON batch: time forward / backward / step")
+    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
+    if args.phases:
+        print(json.dumps(phases(args)))
+        return
 
     torch.manual_seed(0)
     payload = json.load(open(args.texts))
@@ -50,6 +56,47 @@ def main():
         times.append(time.perf_counter() - start)
     print(json.dumps({"examples_per_s": n / times[-1],
                       "threads": torch.get_num_threads()}))
+
+
+def phases(args):
+    """ms per call of forward, forward+backward and a full step."""
+    torch.manual_seed(0)
+    payload = json.load(open(args.phases))
+    inputs = {"input_ids": torch.tensor(payload["token_ids"]),
+              "attention_mask": torch.tensor(payload["padding_mask"])}
+    labels = torch.tensor(payload["labels"])
+    model = BertForSequenceClassification.from_pretrained(args.preset,
+                                                          num_labels=2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    model.train()
+
+    def forward():
+        with torch.no_grad():
+            model(**inputs)
+
+    def forward_backward():
+        model(**inputs, labels=labels).loss.backward()
+        model.zero_grad()
+
+    def step():
+        model(**inputs, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    result = {}
+    for name, function in (("forward", forward),
+                           ("forward+backward", forward_backward),
+                           ("full step", step)):
+        function()
+        function()
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+        times.sort()
+        result[name] = 1000 * times[len(times) // 2]
+    return result
 
 
 if __name__ == "__main__":

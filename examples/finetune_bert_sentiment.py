@@ -32,13 +32,13 @@ import keras
 from kerasft import data, finetuning
 
 
-def load_splits(max_train=None):
+def load_splits(max_train=None, validation_fraction=0.1):
     """(texts, labels) for train, validation and test, the fixed split."""
     texts, labels = data.load_rt_polarity_arrays(split="train")
     test = data.load_rt_polarity_arrays(split="test")
     if max_train:
         texts, labels = texts[:max_train], labels[:max_train]
-    cut = len(texts) - len(texts) // 10
+    cut = len(texts) - int(len(texts) * validation_fraction)
     return (texts[:cut], labels[:cut]), (texts[cut:], labels[cut:]), test
 
 
@@ -76,7 +76,8 @@ def run_strategy(strategy, preset, datasets, num_train, args):
         steps = args.epochs * math.ceil(num_train / args.batch_size)
         plan = finetuning.prepare_finetuning(
             classifier, "top_k" if strategy == "top_2" else strategy,
-            top_k=2, learning_rate=args.learning_rate, total_steps=steps)
+            top_k=2, learning_rate=args.learning_rate, total_steps=steps,
+            ema_momentum=args.ema_momentum)
         trainer = kerasft.Trainer(classifier, optimizer=plan.optimizer,
                                   metrics=["accuracy", "f1"])
         trainer.fit(train, validation_data=val, epochs=args.epochs,
@@ -116,11 +117,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sequence-length", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--ema-momentum", type=float, default=None,
+                        help="average the weights (e.g. 0.99); off by "
+                        "default")
     parser.add_argument("--head-learning-rate", type=float, default=2e-3)
     parser.add_argument("--pooling", default="mean",
                         choices=("cls", "pooled", "mean"))
     parser.add_argument("--dtype", default="float32",
                         choices=("float32", "mixed_bfloat16"))
+    parser.add_argument("--validation-fraction", type=float, default=0.1,
+                        help="share of the train part held out for "
+                        "validation (the end of it)")
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--quick", action="store_true",
                         help="1,000 training sentences, one epoch")
@@ -136,7 +143,7 @@ def main(argv=None):
     keras.mixed_precision.set_global_policy(args.dtype)
 
     # --- Data ---
-    splits = load_splits(args.max_train)
+    splits = load_splits(args.max_train, args.validation_fraction)
     datasets = text_datasets(preset, splits, args)
     print(f"MR: {len(splits[0][0])} train, {len(splits[1][0])} validation, "
           f"{len(splits[2][0])} test sentences")

@@ -115,6 +115,7 @@ def prepare_finetuning(
     warmup_fraction=0.1,
     total_steps=None,
     weight_decay=0.01,
+    ema_momentum=None,
 ):
     """Applies a fine-tuning strategy; returns the optimizer and callbacks.
 
@@ -136,7 +137,12 @@ def prepare_finetuning(
             (epochs * steps per epoch): the rate warms up and decays
             linearly over them. None keeps `learning_rate` constant.
         weight_decay: float. AdamW's decoupled weight decay. Defaults to
-            `0.01`.
+            `0.01`. As in BERT, biases and layer-norm scales and offsets
+            are not decayed.
+        ema_momentum: float in [0, 1) or None. Keep an exponential moving
+            average of the weights (Keras' `use_ema`) with this momentum;
+            the Trainer swaps it into the model when `fit` ends. Defaults
+            to None (off).
 
     Returns:
         A `FinetuningPlan`.
@@ -155,6 +161,13 @@ def prepare_finetuning(
     _check_real("learning_rate", learning_rate, 0, None, low_open=True)
     _check_real("warmup_fraction", warmup_fraction, 0, 1)
     _check_real("weight_decay", weight_decay, 0, None)
+    if ema_momentum is not None:
+        _check_real("ema_momentum", ema_momentum, 0, 1)
+        if ema_momentum == 1:
+            raise ValueError(
+                "`ema_momentum` must be a number in [0, 1). Received: "
+                "ema_momentum=1"
+            )
     check_int("gradual_every", gradual_every, 1)
     if total_steps is not None:
         check_int("total_steps", total_steps, 1)
@@ -170,6 +183,8 @@ def prepare_finetuning(
             warmup_steps=round(warmup_fraction * total_steps),
             total_steps=total_steps,
         )
+    ema = {"use_ema": ema_momentum is not None,
+           "ema_momentum": 0.99 if ema_momentum is None else ema_momentum}
     if factors_needed:
         optimizer = LayerwiseAdamW(
             learning_rate=schedule,
@@ -177,11 +192,15 @@ def prepare_finetuning(
                 classifier, layer_decay
             ),
             weight_decay=weight_decay,
+            **ema,
         )
     else:
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=weight_decay
+            learning_rate=schedule, weight_decay=weight_decay, **ema
         )
+    # Keras matches these names as substrings of the variable paths:
+    # `.../bias`, layer norms' `gamma` / `beta`.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     callbacks = []
     if strategy == "gradual":
         callbacks.append(GradualUnfreezing(every_n_epochs=gradual_every))

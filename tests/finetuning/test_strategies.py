@@ -149,3 +149,46 @@ def test_no_strategy_after_lora():
         "strategy='full'"
     )):
         apply_strategy(model, "full")
+
+
+def test_biases_and_layer_norms_are_not_decayed():
+    model = tiny_classifier(num_layers=L)
+    plan = prepare_finetuning(model, "full", learning_rate=1e-4)
+    decayed = {v.path for v in model.trainable_weights
+               if plan.optimizer._use_weight_decay(v)}
+    for v in model.trainable_weights:
+        excluded = v.path.endswith(("bias", "gamma", "beta"))
+        assert (v.path in decayed) != excluded, v.path
+    # Kernels and embeddings are decayed: one kernel per dense + 3 tables.
+    assert any(p.endswith("kernel") for p in decayed)
+    assert any("embeddings" in p for p in decayed)
+
+
+def test_weight_decay_exclusion_survives_gradual_unfreezing():
+    import kerasft
+    from bert_test_helper import tiny_dataset
+    model = tiny_classifier(num_layers=L)
+    plan = prepare_finetuning(model, "gradual", learning_rate=1e-3)
+    trainer = kerasft.Trainer(model, optimizer=plan.optimizer)
+    trainer.fit(tiny_dataset(), epochs=2, verbose=0,
+                callbacks=plan.callbacks)
+    # The Trainer extended the optimizer to the newly unfrozen layer.
+    assert trainer.optimizer is not plan.optimizer
+    bias = next(v for v in model.trainable_weights
+                if "transformer_layer_2" in v.path
+                and v.path.endswith("bias"))
+    kernel = next(v for v in model.trainable_weights
+                  if "transformer_layer_2" in v.path
+                  and v.path.endswith("kernel"))
+    assert not trainer.optimizer._use_weight_decay(bias)
+    assert trainer.optimizer._use_weight_decay(kernel)
+
+
+def test_ema_momentum_is_passed_and_checked():
+    plan = prepare_finetuning(tiny_classifier(), "full", ema_momentum=0.9)
+    assert plan.optimizer.use_ema and plan.optimizer.ema_momentum == 0.9
+    assert not prepare_finetuning(tiny_classifier(), "full").optimizer.use_ema
+    for bad in (1, 1.5, -0.1, "0.9"):
+        with pytest.raises(ValueError, match=re.escape(
+                f"`ema_momentum` must be a number in [0, 1")):
+            prepare_finetuning(tiny_classifier(), "full", ema_momentum=bad)
