@@ -35,14 +35,15 @@ import tensorflow as tf
 from kerasft import data
 
 XPROF_SNIPPET = """
-import csv, glob, io, json, sys
+import glob, json, sys
 from xprof.convert import raw_to_tool_data
 paths = glob.glob(sys.argv[1] + "/**/*.xplane.pb", recursive=True)
-table, _ = raw_to_tool_data.xspace_to_tool_data(
-    [sorted(paths)[-1]], "framework_op_stats^", {"tqx": "out:csv;"})
-if isinstance(table, bytes):
-    table = table.decode()
-rows = list(csv.DictReader(io.StringIO(table)))
+data, _ = raw_to_tool_data.xspace_to_tool_data([sorted(paths)[-1]],
+                                               "framework_op_stats", {})
+table = json.loads(data)[0]  # a Google Charts DataTable
+columns = [column["id"] for column in table["cols"]]
+rows = [dict(zip(columns, [(cell or {}).get("v") for cell in row["c"]]))
+        for row in table["rows"]]
 print(json.dumps(rows))
 """
 
@@ -119,20 +120,32 @@ def trace_steps(trainer, dataset, trace_dir, steps=5):
 
 
 def top_ops(xprof_python, trace_dir, limit=15):
+    """Self time per op type, and per phase (forward / backward / update).
+
+    The phase comes from the op's name scope: the tape's gradient ops live
+    under `gradient_tape/`, the optimizer's under its name (`adam_w/`).
+    """
     result = subprocess.run([xprof_python, "-c", XPROF_SNIPPET,
                              str(trace_dir)], capture_output=True, text=True,
                             check=True)
     rows = json.loads(result.stdout.strip().splitlines()[-1])
-    by_type = {}
+    by_type, by_phase = {}, {}
     for row in rows:
-        if row.get("Host/device", "").lower() == "device":
+        if row["type"] == "IDLE":
             continue
-        name = row.get("Type") or row.get("Operation Type") or "?"
-        micros = float(row.get("Total self-time (us)", 0) or 0)
-        by_type[name] = by_type.get(name, 0.0) + micros
+        micros = float(row["total_self_time"] or 0)
+        by_type[row["type"]] = by_type.get(row["type"], 0.0) + micros
+        name = row["operation"]
+        phase = ("backward" if "gradient_tape" in name
+                 else "update" if "adam_w" in name.lower()
+                 else "forward" if "bert_classifier" in name
+                 else "other (loss, metrics, guard)")
+        by_phase[phase] = by_phase.get(phase, 0.0) + micros
     total = sum(by_type.values()) or 1.0
     ordered = sorted(by_type.items(), key=lambda item: -item[1])[:limit]
-    return [(name, micros, micros / total) for name, micros in ordered]
+    phases = sorted(by_phase.items(), key=lambda item: -item[1])
+    return ([(name, micros, micros / total) for name, micros in ordered],
+            [(name, micros, micros / total) for name, micros in phases])
 
 
 def torch_phases(python, preset, batch, repeats):
@@ -199,10 +212,13 @@ def main():
         print(f"\nTensorFlow profile of 5 float32 steps: {args.trace} "
               "(tensorboard --logdir it, Profile tab)")
         if args.xprof_python:
-            print(f"{'op type':<28}{'self time (ms)':>16}{'share':>8}")
-            for name, micros, share in top_ops(args.xprof_python,
-                                               args.trace):
-                print(f"{name:<28}{micros / 1000:>16.1f}{share:>8.1%}")
+            types, phases = top_ops(args.xprof_python, args.trace)
+            print(f"{'phase':<30}{'self time (ms)':>16}{'share':>8}")
+            for name, micros, share in phases:
+                print(f"{name:<30}{micros / 1000:>16.1f}{share:>8.1%}")
+            print(f"\n{'op type':<30}{'self time (ms)':>16}{'share':>8}")
+            for name, micros, share in types:
+                print(f"{name:<30}{micros / 1000:>16.1f}{share:>8.1%}")
 
 
 if __name__ == "__main__":
