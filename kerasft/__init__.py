@@ -28,6 +28,7 @@ from kerasft.freezing import (  # noqa: E402
 )
 from kerasft.models import (  # noqa: E402
     BertClassifier,
+    ConvAutoencoder,
     ConvNetwork,
     FeedforwardNetwork,
 )
@@ -51,5 +52,6 @@ from kerasft.finetuning import (  # noqa: E402
     LinearWarmupDecay,
     prepare_finetuning,
 )
+from kerasft import pretraining  # noqa: E402
 
 __version__ = "0.1.0"
