@@ -5,9 +5,12 @@
     kerasft evaluate runs/train/model.keras --dataset mnist
     kerasft finetune --preset PRESET --dataset mr --strategy lora ...
     kerasft params PRESET_OR_MODEL.keras --compare head_only,top_k,full,lora
+    kerasft pretrain --corpus DIR --output-dir DIR --num-layers 2 ...
+    kerasft pretrain --config pretrain.toml [--preset PATH] ...
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -120,7 +123,45 @@ def _parser():
                              "head_only,top_k,full,lora")
     params.add_argument("--top-k", type=_positive_int, default=2)
     params.add_argument("--lora-rank", type=_positive_int, default=4)
+    _add_pretrain_parser(commands)
     return parser
+
+
+def _add_pretrain_parser(commands):
+    # Defaults are None: a flag given overrides the config file, which
+    # overrides PretrainConfig's defaults (shown in its docstring).
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="masked-LM pretraining of a BERT on your text (from scratch "
+             "or continued from a preset)",
+    )
+    pretrain.add_argument("--config", default=None,
+                          help="a .json or .toml file of settings")
+    pretrain.add_argument("--corpus", nargs="+", default=None,
+                          help="text files or folders of .txt files")
+    pretrain.add_argument("--output-dir", "--output", default=None)
+    pretrain.add_argument("--preset", default=None,
+                          help="continue pretraining this BERT preset")
+    pretrain.add_argument("--vocabulary-size", type=int, default=None)
+    pretrain.add_argument("--cased", dest="lowercase", action="store_false",
+                          default=None, help="keep upper case (scratch)")
+    for flag in ("--num-layers", "--hidden-dim", "--num-heads",
+                 "--intermediate-dim", "--max-sequence-length",
+                 "--sequence-length", "--batch-size", "--epochs",
+                 "--max-steps", "--steps-per-execution"):
+        pretrain.add_argument(flag, type=int, default=None)
+    for flag in ("--dropout", "--mask-rate", "--learning-rate",
+                 "--warmup-fraction", "--weight-decay"):
+        pretrain.add_argument(flag, type=float, default=None)
+    pretrain.add_argument("--seed", type=int, default=None)
+    pretrain.add_argument("--log-dir", default=None,
+                          help="TensorBoard logs (default OUTPUT_DIR/logs)")
+    pretrain.add_argument("--checkpoint-dir", default=None,
+                          help="checkpoints; run again to resume")
+    pretrain.add_argument("--checkpoint-steps", type=int, default=None,
+                          help="save every N steps (default: each epoch)")
+    pretrain.add_argument("--verbose", type=int, default=2,
+                          choices=(0, 1, 2))
 
 
 def main(argv=None):
@@ -162,6 +203,8 @@ def main(argv=None):
             _print_results(results)
         elif args.command == "finetune":
             _run_finetune(args)
+        elif args.command == "pretrain":
+            _run_pretrain(args)
         elif args.command == "params":
             from kerasft.recipes import params
 
@@ -173,6 +216,33 @@ def main(argv=None):
         print(f"kerasft {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_pretrain(args):
+    from kerasft.recipes import pretrain
+
+    values = (pretrain.read_config_file(args.config)
+              if args.config is not None else {})
+    for field in dataclasses.fields(pretrain.PretrainConfig):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            values[field.name] = value
+    if isinstance(values.get("corpus"), list):
+        values["corpus"] = tuple(values["corpus"])
+    if "corpus" not in values:
+        raise ValueError(
+            "`kerasft pretrain` needs a corpus: --corpus FILE_OR_DIR ... or "
+            "`corpus` in the --config file. Received: no corpus"
+        )
+    config = pretrain.PretrainConfig(**values)
+    results = pretrain.run_pretrain(config, verbose=args.verbose)
+    print(f"Pretrained {results['total_params']:,} parameters for "
+          f"{results['steps']:,} steps on {results['num_examples']:,} "
+          f"sequences (vocabulary of {results['vocabulary_size']:,})")
+    print(f"Masked-LM loss {results['loss']:.4f}, masked-token accuracy "
+          f"{results['accuracy']:.4f}")
+    print(f"Saved the preset to {results['preset_dir']} (load it with "
+          "kerasft.BertClassifier.from_preset or kerasft finetune --preset)")
 
 
 def _run_finetune(args):

@@ -1,9 +1,25 @@
 """Pretraining from scratch: masked-LM for BERT, autoencoders for images."""
 
+from kerasft.pretraining.corpus import corpus_files, corpus_lines  # noqa: E402
 from kerasft.pretraining.image_pretraining import (  # noqa: E402
     FinetuneResult,
     classifier_from_pretrained,
     finetune_classifier,
     pretrain_autoencoder,
     pretrain_classifier,
+)
+from kerasft.pretraining.masked_lm import (  # noqa: E402
+    bert_backbone,
+    load_masked_lm,
+    masked_lm_loss,
+    masked_lm_model,
+    masked_lm_trainer,
+    save_bert_preset,
+)
+from kerasft.pretraining.masked_lm_dataset import (  # noqa: E402
+    make_masked_lm_dataset,
+)
+from kerasft.pretraining.word_piece_vocabulary import (  # noqa: E402
+    SPECIAL_TOKENS,
+    train_bert_tokenizer,
 )

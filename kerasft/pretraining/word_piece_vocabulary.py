@@ -1,0 +1,96 @@
+"""A BERT WordPiece vocabulary learned from a user's text."""
+
+import numbers
+from pathlib import Path
+
+import keras_hub
+
+from kerasft.pretraining.corpus import corpus_lines
+
+# The BERT special tokens. `[PAD]` must be id 0: the backbone and keras-hub's
+# packers pad with it, and BertTokenizer looks the others up by name.
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+VOCABULARY_FILE = "vocab.txt"
+LEARN_BATCH_SIZE = 1024
+
+
+def train_bert_tokenizer(
+    corpus,
+    vocabulary_size,
+    output_dir=None,
+    lowercase=True,
+    strip_accents=None,
+):
+    """Learns a WordPiece vocabulary from a corpus; returns its tokenizer.
+
+    keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's learner)
+    does the work: the text is split on whitespace and punctuation, then
+    the most useful word pieces are kept, with the BERT special tokens
+    `[PAD]` (id 0), `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]` first. A small
+    corpus can give fewer than `vocabulary_size` tokens: the tokenizer's
+    `vocabulary_size()` is the real size, the one to build a backbone with.
+
+    Args:
+        corpus: a text file, a folder of `*.txt` files, a list of those, or
+            a `tf.data.Dataset` of strings (see
+            `kerasft.pretraining.corpus_lines`).
+        vocabulary_size: int. The largest vocabulary to learn, special
+            tokens included; more than the 5 special tokens.
+        output_dir: str, path-like or None. Where to write `vocab.txt` (one
+            token per line, id = line number). None writes nothing.
+        lowercase: bool. Lowercase the text, as "uncased" BERTs do. The
+            tokenizer lowercases in the same way. Defaults to `True`.
+        strip_accents: bool or None. Remove accents. Defaults to
+            `lowercase` (as BERT's uncased vocabularies do).
+
+    Returns:
+        A `keras_hub.tokenizers.BertTokenizer` on the learned vocabulary.
+
+    Raises:
+        ValueError: for a `vocabulary_size` too small for the special
+            tokens, or an empty or missing corpus.
+
+    Example:
+    ```python
+    tokenizer = kerasft.pretraining.train_bert_tokenizer(
+        "my_corpus/", vocabulary_size=8000, output_dir="runs/vocab")
+    tokenizer("a fine film")  # int32 token ids
+    ```
+    """
+    if (
+        isinstance(vocabulary_size, bool)
+        or not isinstance(vocabulary_size, numbers.Integral)
+        or vocabulary_size <= len(SPECIAL_TOKENS)
+    ):
+        raise ValueError(
+            "`vocabulary_size` must be an int larger than the "
+            f"{len(SPECIAL_TOKENS)} special tokens {list(SPECIAL_TOKENS)}. "
+            f"Received: vocabulary_size={vocabulary_size!r}"
+        )
+    if strip_accents is None:
+        strip_accents = lowercase
+    # Lines in batches: the learner's word splitting is vectorized, and
+    # counting takes ragged batches (one element per line is ~5x slower).
+    data = corpus_lines(corpus).batch(LEARN_BATCH_SIZE)
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        data,
+        int(vocabulary_size),
+        lowercase=bool(lowercase),
+        strip_accents=bool(strip_accents),
+        reserved_tokens=list(SPECIAL_TOKENS),
+    )
+    if len(vocabulary) <= len(SPECIAL_TOKENS):
+        raise ValueError(
+            "The corpus is empty: no word piece was learned from it. "
+            f"Received: corpus={corpus!r}"
+        )
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / VOCABULARY_FILE).write_text(
+            "".join(f"{token}\n" for token in vocabulary), encoding="utf-8"
+        )
+    return keras_hub.tokenizers.BertTokenizer(
+        vocabulary=vocabulary, lowercase=bool(lowercase),
+        strip_accents=bool(strip_accents),
+    )
