@@ -1,9 +1,9 @@
-"""Argument checks shared by the fine-tuning modules."""
+"""Argument checks shared by the fine-tuning and pretraining modules."""
 
 import numbers
 
 
-def check_int(name, value, minimum):
+def check_int(name, value, minimum=1):
     """Raises unless `value` is an int (not a bool) >= `minimum`."""
     if (
         isinstance(value, bool)
@@ -13,3 +13,4 @@ def check_int(name, value, minimum):
         raise ValueError(
             f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
         )
+    return int(value)

@@ -23,3 +23,22 @@ from kerasft.pretraining.word_piece_vocabulary import (  # noqa: E402
     SPECIAL_TOKENS,
     train_bert_tokenizer,
 )
+
+__all__ = [
+    "SPECIAL_TOKENS",
+    "FinetuneResult",
+    "bert_backbone",
+    "classifier_from_pretrained",
+    "corpus_files",
+    "corpus_lines",
+    "finetune_classifier",
+    "load_masked_lm",
+    "make_masked_lm_dataset",
+    "masked_lm_loss",
+    "masked_lm_model",
+    "masked_lm_trainer",
+    "pretrain_autoencoder",
+    "pretrain_classifier",
+    "save_bert_preset",
+    "train_bert_tokenizer",
+]

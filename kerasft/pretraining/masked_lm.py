@@ -20,22 +20,10 @@ import keras
 import keras_hub
 
 from kerasft.finetuning import LinearWarmupDecay
+from kerasft.finetuning._validation import check_int as _check_int
 from kerasft.models.bert_classifier import check_bert_preset, preset_config
 from kerasft.pretraining.word_piece_vocabulary import SPECIAL_TOKENS
 from kerasft.training import Trainer
-
-
-def _check_int(name, value, minimum=1):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: "
-            f"{name}={value!r}"
-        )
-    return int(value)
 
 
 def bert_backbone(

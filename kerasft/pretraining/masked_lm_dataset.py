@@ -19,6 +19,7 @@ import numbers
 import keras_hub
 import tensorflow as tf
 
+from kerasft.finetuning._validation import check_int as _check_positive_int
 from kerasft.pretraining.corpus import corpus_lines
 
 # How many lines are tokenized per call of the tokenizer (a vectorized op).
@@ -38,19 +39,6 @@ def check_mask_rate(mask_rate):
             f"Received: mask_rate={mask_rate!r} (expected 0 < mask_rate < 1)"
         )
     return float(mask_rate)
-
-
-def _check_positive_int(name, value, minimum=1):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: "
-            f"{name}={value!r}"
-        )
-    return int(value)
 
 
 def default_mask_selection_length(sequence_length, mask_rate):

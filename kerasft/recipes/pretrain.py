@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keras
 
+from kerasft.finetuning._validation import check_int as _check_int
 from kerasft.pretraining.masked_lm import (
     bert_backbone,
     load_masked_lm,
@@ -158,18 +159,6 @@ class PretrainConfig:
                 "Received: warmup_fraction="
                 f"{self.warmup_fraction!r} (expected 0 <= value < 1)"
             )
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: "
-            f"{name}={value!r}"
-        )
 
 
 def _callbacks(config, output_dir):
