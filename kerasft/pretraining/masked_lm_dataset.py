@@ -4,7 +4,8 @@ The pipeline, all on the host in tf.data (the model only sees int32 ids):
 
     lines ──tokenize──► word pieces ──cut into windows of sequence_length - 2
           ──pack [CLS] window [SEP] + [PAD]──► cache ──shuffle, batch──►
-          mask (keras-hub MaskedLMMaskGenerator, new masks each epoch)
+          mask (keras-hub MaskedLMMaskGenerator; new masks each epoch when
+          read as the Trainer does, one iterator over dataset.repeat())
 
 A line longer than one window is split into several windows rather than
 truncated, so no text is lost; a short line is one (padded) example. With
