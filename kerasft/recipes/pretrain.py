@@ -291,7 +291,11 @@ def run_pretrain(config, verbose=1, callbacks=None):
         # dataset, rounded up so that they hold at least max_steps.
         epochs = math.ceil(config.max_steps / steps_per_epoch)
         steps_per_epoch = math.ceil(config.max_steps / epochs)
-        train = train.repeat()
+    # One iterator over a repeated dataset: the masking ops' random state
+    # carries on from epoch to epoch, so every epoch gets new masks. (The
+    # run sets a global seed, under which a fresh iterator per epoch would
+    # replay the first epoch's masks.)
+    train = train.repeat()
     total_steps = epochs * steps_per_epoch
     learning_rate = config.learning_rate or (
         SCRATCH_LEARNING_RATE if config.preset is None
@@ -306,8 +310,7 @@ def run_pretrain(config, verbose=1, callbacks=None):
     output_dir.mkdir(parents=True, exist_ok=True)
     history = trainer.fit(
         train, epochs=epochs, verbose=verbose,
-        steps_per_epoch=(steps_per_epoch if config.max_steps is not None
-                         else None),
+        steps_per_epoch=steps_per_epoch,
         callbacks=[*(callbacks or []), *_callbacks(config, output_dir)],
     )
     preset_dir = output_dir / "preset"
