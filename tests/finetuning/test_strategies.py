@@ -8,8 +8,10 @@ from bert_test_helper import LAYER
 from bert_test_helper import LORA_PER_KERNEL
 from bert_test_helper import POOLER
 from bert_test_helper import tiny_classifier
+from bert_test_helper import tiny_dataset
 from bert_test_helper import trained_count
 
+from kerasft import Trainer
 from kerasft import freezing
 from kerasft.finetuning import STRATEGIES
 from kerasft.finetuning import GradualUnfreezing
@@ -165,11 +167,9 @@ def test_biases_and_layer_norms_are_not_decayed():
 
 
 def test_weight_decay_exclusion_survives_gradual_unfreezing():
-    import kerasft
-    from bert_test_helper import tiny_dataset
     model = tiny_classifier(num_layers=L)
     plan = prepare_finetuning(model, "gradual", learning_rate=1e-3)
-    trainer = kerasft.Trainer(model, optimizer=plan.optimizer)
+    trainer = Trainer(model, optimizer=plan.optimizer)
     trainer.fit(tiny_dataset(), epochs=2, verbose=0,
                 callbacks=plan.callbacks)
     # The Trainer extended the optimizer to the newly unfrozen layer.
@@ -190,5 +190,5 @@ def test_ema_momentum_is_passed_and_checked():
     assert not prepare_finetuning(tiny_classifier(), "full").optimizer.use_ema
     for bad in (1, 1.5, -0.1, "0.9"):
         with pytest.raises(ValueError, match=re.escape(
-                f"`ema_momentum` must be a number in [0, 1")):
+                "`ema_momentum` must be a number in [0, 1")):
             prepare_finetuning(tiny_classifier(), "full", ema_momentum=bad)
