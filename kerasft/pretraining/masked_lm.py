@@ -22,7 +22,7 @@ import keras_hub
 from kerasft.finetuning import LinearWarmupDecay
 from kerasft.finetuning._validation import check_int as _check_int
 from kerasft.models.bert_classifier import check_bert_preset, preset_config
-from kerasft.pretraining.word_piece_vocabulary import SPECIAL_TOKENS
+from kerasft.pretraining.word_piece_vocabulary import check_vocabulary_size
 from kerasft.training import Trainer
 
 
@@ -64,16 +64,7 @@ def bert_backbone(
         vocabulary_size=8000, num_layers=2, hidden_dim=128, num_heads=2)
     ```
     """
-    if (
-        isinstance(vocabulary_size, bool)
-        or not isinstance(vocabulary_size, numbers.Integral)
-        or vocabulary_size <= len(SPECIAL_TOKENS)
-    ):
-        raise ValueError(
-            "`vocabulary_size` must be an int larger than the "
-            f"{len(SPECIAL_TOKENS)} special tokens {list(SPECIAL_TOKENS)}. "
-            f"Received: vocabulary_size={vocabulary_size!r}"
-        )
+    check_vocabulary_size(vocabulary_size)
     num_layers = _check_int("num_layers", num_layers)
     hidden_dim = _check_int("hidden_dim", hidden_dim)
     num_heads = _check_int("num_heads", num_heads)

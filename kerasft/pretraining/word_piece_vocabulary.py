@@ -57,16 +57,7 @@ def train_bert_tokenizer(
     tokenizer("a fine film")  # int32 token ids
     ```
     """
-    if (
-        isinstance(vocabulary_size, bool)
-        or not isinstance(vocabulary_size, numbers.Integral)
-        or vocabulary_size <= len(SPECIAL_TOKENS)
-    ):
-        raise ValueError(
-            "`vocabulary_size` must be an int larger than the "
-            f"{len(SPECIAL_TOKENS)} special tokens {list(SPECIAL_TOKENS)}. "
-            f"Received: vocabulary_size={vocabulary_size!r}"
-        )
+    check_vocabulary_size(vocabulary_size)
     if strip_accents is None:
         strip_accents = lowercase
     # Lines in batches: the learner's word splitting is vectorized, and
@@ -94,3 +85,17 @@ def train_bert_tokenizer(
         vocabulary=vocabulary, lowercase=bool(lowercase),
         strip_accents=bool(strip_accents),
     )
+
+
+def check_vocabulary_size(vocabulary_size):
+    """Raises unless `vocabulary_size` is an int above the special tokens."""
+    if (
+        isinstance(vocabulary_size, bool)
+        or not isinstance(vocabulary_size, numbers.Integral)
+        or vocabulary_size <= len(SPECIAL_TOKENS)
+    ):
+        raise ValueError(
+            "`vocabulary_size` must be an int larger than the "
+            f"{len(SPECIAL_TOKENS)} special tokens {list(SPECIAL_TOKENS)}. "
+            f"Received: vocabulary_size={vocabulary_size!r}"
+        )
