@@ -21,7 +21,7 @@ weights unused. Accuracies of models trained from scratch on little data
 are modest (~0.6-0.7); pretraining is what lifts them (see
 pretrain_then_finetune_text.py).
 
-Time on a 2-core CPU: about 10 minutes at the defaults; `--quick` (two small
+Time on a 2-core CPU: about 5 minutes at the defaults; `--quick` (two small
 models, 500 sentences, one epoch) about a minute.
 
     python examples/depth_and_width.py
