@@ -380,7 +380,10 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_weights(
         assert time.monotonic() < deadline, "no mid-epoch checkpoint"
         for name in _folders(tmp_path / "ckpt") if (
                 tmp_path / "ckpt").exists() else []:
-            manifest = _manifest(tmp_path / "ckpt" / name)
+            try:
+                manifest = _manifest(tmp_path / "ckpt" / name)
+            except (FileNotFoundError, json.JSONDecodeError):
+                continue  # being deleted by the victim (max_to_keep)
             if manifest["epoch"] == 1 and manifest["step"] > 0:
                 victim.send_signal(signal.SIGKILL)
                 killed_at = manifest
