@@ -118,8 +118,8 @@ def test_finetune_lora_end_to_end(preset, text_folder, tmp_path, capsys):
     "arguments, message",
     [
         (["--strategy", "bitfit"],
-         "Unknown fine-tuning strategy. Received: strategy='bitfit'. "
-         "Expected one of ('head_only', 'top_k'"),
+         "`strategy` must be one of 'head_only', 'top_k', 'full', "
+         "'gradual', 'layerwise_lr', 'lora'. Received: strategy='bitfit'"),
         (["--strategy", "top_k", "--top-k", "3"],
          "the backbone has 2. Received: top_k=3"),
         (["--dataset", "imdb"],

@@ -6,11 +6,9 @@ file is decoded. Messages end with what was received, Keras style:
 `... Received: val_fraction=1.5 (expected 0 <= val_fraction < 1)`.
 """
 
-import numbers
-import os
-from pathlib import Path
-
 import numpy as np
+
+from kerasft.checks import check_int
 
 # bool, signed int, unsigned int, float: what a tensor of features can hold.
 _NUMERIC_KINDS = "biuf"
@@ -77,7 +75,7 @@ def check_labels(labels, num_samples, num_classes=None, name="labels"):
         )
     if num_classes is None:
         return labels
-    check_positive_int(num_classes, "num_classes")
+    check_int("num_classes", num_classes)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"`{name}` must be integer class ids when `num_classes` is "
@@ -91,32 +89,6 @@ def check_labels(labels, num_samples, num_classes=None, name="labels"):
             f"(expected 0 <= label < {num_classes})"
         )
     return labels
-
-
-def check_positive_int(value, name):
-    """Raises unless `value` is an int >= 1 (bools are refused)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r} "
-            f"(expected an int >= 1)"
-        )
-
-
-def check_fraction(value, name):
-    """Raises unless `value` is a real number with `0 <= value < 1`."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 <= value < 1
-    ):
-        raise ValueError(
-            f"`{name}` must be a fraction of the samples. Received: "
-            f"{name}={value!r} (expected 0 <= {name} < 1)"
-        )
 
 
 def check_range(value, name):
@@ -134,30 +106,3 @@ def check_range(value, name):
             f"{name}={value!r} (expected low < high)"
         )
     return low, high
-
-
-def check_path(path, name, kind="file"):
-    """Returns `path` as a `Path` that exists as a file or folder, or raises.
-
-    Args:
-        path: str or path-like.
-        name: str. The argument name to quote in error messages.
-        kind: `"file"` or `"directory"`.
-
-    Returns:
-        A `pathlib.Path`.
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"`{name}` must be a path (str or os.PathLike). Received: "
-            f"{name}={path!r} of type {type(path).__name__}"
-        )
-    path = Path(path).expanduser()
-    is_right_kind = path.is_file() if kind == "file" else path.is_dir()
-    if not is_right_kind:
-        found = "not a " + kind if path.exists() else "does not exist"
-        raise FileNotFoundError(
-            f"`{name}` must be an existing {kind}. Received: "
-            f"{name}='{path}' ({found})"
-        )
-    return path

@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from kerasft.data.checks import check_path
+from kerasft.checks import check_path
 
 # IDX type code -> big-endian NumPy dtype.
 IDX_DTYPES = {
@@ -46,7 +46,7 @@ def read_idx(path):
     images.shape  # (10000, 28, 28)
     ```
     """
-    path = check_path(path, "path", kind="file")
+    path = check_path("path", path, kind="file")
     content = path.read_bytes()
     if content[:2] == _GZIP_MAGIC:
         try:

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kerasft.data.checks import check_path
+from kerasft.checks import check_path
 
 
 def load_image_folder(
@@ -46,7 +46,7 @@ def load_image_folder(
     dataset.class_names  # ['daisy', 'rose', ...]
     ```
     """
-    directory = check_path(directory, "directory", kind="directory")
+    directory = check_path("directory", directory, kind="directory")
     datasets = keras.utils.image_dataset_from_directory(
         str(directory),
         image_size=image_size,

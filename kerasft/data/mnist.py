@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from kerasft.checks import check_path
 from kerasft.data.arrays import dataset_from_arrays
-from kerasft.data.checks import check_path
 from kerasft.data.idx import read_idx
 
 MNIST_SPLITS = ("train", "t10k")
@@ -32,7 +32,7 @@ def load_mnist_arrays(directory, split="t10k"):
     images.shape  # (10000, 28, 28, 1)
     ```
     """
-    directory = check_path(directory, "directory", kind="directory")
+    directory = check_path("directory", directory, kind="directory")
     if split not in MNIST_SPLITS:
         raise ValueError(
             f"`split` must be one of {MNIST_SPLITS}. Received: split={split!r}"

@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
+from kerasft.checks import check_int
 from kerasft.data.arrays import dataset_from_arrays
-from kerasft.data.checks import check_positive_int
 
 # Shuffle buffer when a dataset's length is unknown (e.g. after `filter`).
 DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
@@ -74,9 +74,9 @@ def make_dataset(
     x, y = next(iter(train))  # (64, 8, 8, 1), (64,)
     ```
     """
-    check_positive_int(batch_size, "batch_size")
+    check_int("batch_size", batch_size)
     if shuffle_buffer_size is not None:
-        check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+        check_int("shuffle_buffer_size", shuffle_buffer_size)
     for name, function in (("preprocess", preprocess), ("augment", augment)):
         if function is not None and not callable(function):
             raise TypeError(

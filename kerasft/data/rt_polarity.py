@@ -17,7 +17,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from kerasft.data.checks import check_path
+from kerasft.checks import check_path
 from kerasft.data.paths import shared_dir
 
 RT_POLARITY_FILES = (("rt-polarity.pos", 1), ("rt-polarity.neg", 0))
@@ -53,7 +53,7 @@ def load_rt_polarity_arrays(directory=None, split="train"):
         )
     if directory is None:
         directory = shared_dir() / "data" / "rt-polarity"
-    directory = check_path(directory, "directory", kind="directory")
+    directory = check_path("directory", directory, kind="directory")
     texts, labels = [], []
     for name, label in RT_POLARITY_FILES:
         path = directory / name

@@ -1,9 +1,7 @@
 """Seeded train / validation / test splits of in-memory arrays."""
 
-import numbers
-
+from kerasft.checks import check_fraction, is_int
 from kerasft.data.arrays import check_arrays
-from kerasft.data.checks import check_fraction
 
 
 def train_val_test_split(
@@ -44,15 +42,15 @@ def train_val_test_split(
     len(train[0]), len(val[0]), len(test[0])  # (1437, 180, 180)
     ```
     """
-    check_fraction(val_fraction, "val_fraction")
-    check_fraction(test_fraction, "test_fraction")
+    check_fraction("val_fraction", val_fraction)
+    check_fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:
         raise ValueError(
             "`val_fraction + test_fraction` must leave samples to train on. "
             f"Received: val_fraction={val_fraction}, test_fraction="
             f"{test_fraction} (expected val_fraction + test_fraction < 1)"
         )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_int(seed):
         raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
     features, labels = check_arrays(features, labels)
     num_samples = len(features)

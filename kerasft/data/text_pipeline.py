@@ -10,16 +10,13 @@ Also loaders for text data: a folder of `.txt` files, one subfolder per class
 (`load_text_folder`), and TensorFlow Datasets text sets (`load_tfds_text`).
 """
 
-import numbers
-
 import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from kerasft.checks import check_int, check_path, is_int
 from kerasft.data.checks import check_labels
-from kerasft.data.checks import check_path
-from kerasft.data.checks import check_positive_int
 from kerasft.data.tfds_loader import load_tfds
 
 # Shuffle buffer when a dataset's length is unknown.
@@ -73,7 +70,7 @@ def text_preprocessor(
     preprocessor(["a b", "b"])["token_ids"]  # [[2, 5, 6, 3, 0, 0], ...]
     ```
     """
-    check_positive_int(sequence_length, "sequence_length")
+    check_int("sequence_length", sequence_length)
     if truncate not in ("round_robin", "waterfall"):
         raise ValueError(
             "`truncate` must be 'round_robin' or 'waterfall'. Received: "
@@ -103,8 +100,7 @@ def text_preprocessor(
             f"preset={preset!r}"
         )
     # Imported here: kerasft.data does not otherwise depend on the models.
-    from kerasft.models.bert_classifier import check_bert_preset
-    from kerasft.models.bert_classifier import preset_config
+    from kerasft.models.bert_classifier import check_bert_preset, preset_config
 
     preset = check_bert_preset(preset)
     if "://" not in preset and preset not in (
@@ -196,9 +192,9 @@ def make_text_dataset(
     features, labels = next(iter(train))  # token_ids (2, 16)
     ```
     """
-    check_positive_int(batch_size, "batch_size")
+    check_int("batch_size", batch_size)
     if shuffle_buffer_size is not None:
-        check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+        check_int("shuffle_buffer_size", shuffle_buffer_size)
     preprocessor = _as_preprocessor(preprocessor, sequence_length)
     sequence_length = preprocessor.sequence_length
     boundaries = _check_boundaries(bucket_boundaries, sequence_length)
@@ -254,7 +250,7 @@ def load_text_folder(directory, shuffle=False, seed=None, **kwargs):
     dataset = load_text_folder("aclImdb/train", class_names=["neg", "pos"])
     ```
     """
-    directory = check_path(directory, "directory", kind="directory")
+    directory = check_path("directory", directory, kind="directory")
     datasets = keras.utils.text_dataset_from_directory(
         str(directory), batch_size=None, shuffle=shuffle, seed=seed,
         verbose=False, **kwargs,
@@ -310,7 +306,7 @@ def load_tfds_text(name, split="train", data_dir=None, download=False):
 
 def _as_preprocessor(preprocessor, sequence_length):
     if sequence_length is not None:
-        check_positive_int(sequence_length, "sequence_length")
+        check_int("sequence_length", sequence_length)
     if isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
         if (
             sequence_length is not None
@@ -349,7 +345,7 @@ def _check_boundaries(bucket_boundaries, sequence_length):
         else None
     )
     if not values or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+        is_int(v) and v > 0
         for v in values
     ) or any(b <= a for a, b in zip(values, values[1:])):
         raise ValueError(

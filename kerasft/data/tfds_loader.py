@@ -1,6 +1,6 @@
 """Loads a TensorFlow Datasets data set by name, as (features, label)."""
 
-from kerasft.data.checks import check_path
+from kerasft.checks import check_path
 
 
 def load_tfds(name, split="train", data_dir=None, download=False):
@@ -35,7 +35,7 @@ def load_tfds(name, split="train", data_dir=None, download=False):
             f"`name` must be a non-empty data set name. Received: name={name!r}"
         )
     if data_dir is not None and not download:
-        data_dir = check_path(data_dir, "data_dir", kind="directory")
+        data_dir = check_path("data_dir", data_dir, kind="directory")
     # Imported here: tensorflow_datasets adds seconds to `import kerasft`
     # and only this loader needs it.
     import tensorflow_datasets as tfds

@@ -1,8 +1,7 @@
-import numbers
-
 import keras
 
 from kerasft import freezing
+from kerasft.checks import check_int
 
 
 class GradualUnfreezing(keras.callbacks.Callback):
@@ -40,16 +39,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     def __init__(self, every_n_epochs=1, unfreeze_embeddings=True):
         super().__init__()
-        if (
-            isinstance(every_n_epochs, bool)
-            or not isinstance(every_n_epochs, numbers.Integral)
-            or every_n_epochs < 1
-        ):
-            raise ValueError(
-                "`every_n_epochs` must be an int >= 1. Received: "
-                f"every_n_epochs={every_n_epochs!r}"
-            )
-        self.every_n_epochs = int(every_n_epochs)
+        self.every_n_epochs = check_int("every_n_epochs", every_n_epochs)
         self.unfreeze_embeddings = bool(unfreeze_embeddings)
         self.stage = None
 

@@ -1,8 +1,7 @@
-import numbers
-
 import keras
 
 from kerasft import freezing
+from kerasft.checks import check_real
 
 
 @keras.saving.register_keras_serializable(package="kerasft")
@@ -54,8 +53,9 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
         )
         factors = dict(layer_factors or {})
         for path, factor in factors.items():
-            _check_factor(f"layer_factors[{path!r}]", factor)
-        _check_factor("default_factor", default_factor)
+            check_real(f"layer_factors[{path!r}]", factor, low=0,
+                       low_open=True)
+        check_real("default_factor", default_factor, low=0, low_open=True)
         # === Config ===
         self.layer_factors = {p: float(f) for p, f in factors.items()}
         self.default_factor = float(default_factor)
@@ -120,15 +120,7 @@ def layerwise_learning_rate_factors(model, layer_decay=0.8):
     # 0.25 with two layers: 0.5 ** (2 - 0)
     ```
     """
-    if (
-        isinstance(layer_decay, bool)
-        or not isinstance(layer_decay, numbers.Real)
-        or not 0 < layer_decay <= 1
-    ):
-        raise ValueError(
-            "`layer_decay` must be a number in (0, 1]. Received: "
-            f"layer_decay={layer_decay!r}"
-        )
+    check_real("layer_decay", layer_decay, low=0, high=1, low_open=True)
     layer_paths = freezing.transformer_layer_paths(model)
     num_layers = len(layer_paths)
     factors = {}
@@ -144,14 +136,3 @@ def layerwise_learning_rate_factors(model, layer_decay=0.8):
                 factors.setdefault(variable.path, layer_decay**exponent)
     return factors
 
-
-def _check_factor(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not value > 0
-    ):
-        raise ValueError(
-            f"`{name}` must be a learning-rate factor > 0. Received: "
-            f"{name}={value!r}"
-        )

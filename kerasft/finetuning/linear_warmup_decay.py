@@ -1,7 +1,6 @@
-import numbers
-
 import keras
-from kerasft.finetuning._validation import check_int
+
+from kerasft.checks import check_int, check_real
 
 
 @keras.saving.register_keras_serializable(package="kerasft")
@@ -41,8 +40,9 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         end_learning_rate=0.0,
     ):
         super().__init__()
-        _check_real("peak_learning_rate", peak_learning_rate, positive=True)
-        _check_real("end_learning_rate", end_learning_rate, positive=False)
+        check_real("peak_learning_rate", peak_learning_rate, low=0,
+                   low_open=True)
+        check_real("end_learning_rate", end_learning_rate, low=0)
         check_int("warmup_steps", warmup_steps, minimum=0)
         check_int("total_steps", total_steps, minimum=1)
         if warmup_steps > total_steps:
@@ -82,14 +82,3 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
             "end_learning_rate": self.end_learning_rate,
         }
 
-
-def _check_real(name, value, positive):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or (value <= 0 if positive else value < 0)
-    ):
-        expected = "> 0" if positive else ">= 0"
-        raise ValueError(
-            f"`{name}` must be a number {expected}. Received: {name}={value!r}"
-        )

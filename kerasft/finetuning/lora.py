@@ -22,13 +22,13 @@ Two things keras-hub leaves to the caller, which this module handles:
   fine-tuned classifier from its base weights.
 """
 
-import numbers
 from pathlib import Path
 
 import h5py
 import keras
 
 from kerasft import freezing
+from kerasft.checks import check_int
 
 LORA_FILE_SUFFIX = ".lora.h5"  # keras-hub refuses other names
 TRAINABLE_GROUP = "kerasft_trainable"
@@ -61,12 +61,7 @@ def enable_lora(classifier, rank=4):
     ```
     """
     backbone = _backbone(classifier)
-    if (
-        isinstance(rank, bool)
-        or not isinstance(rank, numbers.Integral)
-        or rank < 1
-    ):
-        raise ValueError(f"`rank` must be an int >= 1. Received: rank={rank!r}")
+    rank = check_int("rank", rank)
     if lora_layers(classifier):
         raise ValueError(
             "LoRA is already enabled on this model (keras-hub enables it "

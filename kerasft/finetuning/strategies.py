@@ -15,18 +15,18 @@ constant rate otherwise.
 
 import dataclasses
 import math
-import numbers
 
 import keras
 
 from kerasft import freezing
+from kerasft.checks import check_choice, check_int, check_real
 from kerasft.finetuning import lora
-from kerasft.finetuning.gradual_unfreezing import GradualUnfreezing
-from kerasft.finetuning.gradual_unfreezing import apply_stage
-from kerasft.finetuning.layerwise_adamw import LayerwiseAdamW
-from kerasft.finetuning.layerwise_adamw import layerwise_learning_rate_factors
+from kerasft.finetuning.gradual_unfreezing import GradualUnfreezing, apply_stage
+from kerasft.finetuning.layerwise_adamw import (
+    LayerwiseAdamW,
+    layerwise_learning_rate_factors,
+)
 from kerasft.finetuning.linear_warmup_decay import LinearWarmupDecay
-from kerasft.finetuning._validation import check_int
 
 STRATEGIES = ("head_only", "top_k", "full", "gradual", "layerwise_lr", "lora")
 
@@ -76,7 +76,7 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
             layers, or a model with LoRA enabled already. The model is left
             unchanged.
     """
-    _check_strategy(strategy)
+    check_choice("strategy", strategy, STRATEGIES)
     num_layers = len(freezing.transformer_layer_paths(classifier))
     if strategy == "top_k":
         check_int("top_k", top_k, 1)
@@ -157,23 +157,19 @@ def prepare_finetuning(
     ```
     """
     # Every argument is checked before the model changes.
-    _check_strategy(strategy)
-    _check_real("learning_rate", learning_rate, 0, None, low_open=True)
-    _check_real("warmup_fraction", warmup_fraction, 0, 1)
-    _check_real("weight_decay", weight_decay, 0, None)
+    check_choice("strategy", strategy, STRATEGIES)
+    check_real("learning_rate", learning_rate, low=0, low_open=True)
+    check_real("warmup_fraction", warmup_fraction, low=0, high=1)
+    check_real("weight_decay", weight_decay, low=0)
     if ema_momentum is not None:
-        _check_real("ema_momentum", ema_momentum, 0, 1)
-        if ema_momentum == 1:
-            raise ValueError(
-                "`ema_momentum` must be a number in [0, 1). Received: "
-                "ema_momentum=1"
-            )
+        check_real("ema_momentum", ema_momentum, low=0, high=1,
+                   high_open=True)
     check_int("gradual_every", gradual_every, 1)
     if total_steps is not None:
         check_int("total_steps", total_steps, 1)
     factors_needed = strategy == "layerwise_lr"
     if factors_needed:
-        _check_real("layer_decay", layer_decay, 0, 1, low_open=True)
+        check_real("layer_decay", layer_decay, low=0, high=1, low_open=True)
     apply_strategy(classifier, strategy, top_k=top_k, lora_rank=lora_rank)
 
     schedule = learning_rate
@@ -217,25 +213,3 @@ def prepare_finetuning(
 def _count(variables):
     return sum(math.prod(v.shape) for v in variables)
 
-
-def _check_strategy(strategy):
-    if strategy not in STRATEGIES:
-        raise ValueError(
-            f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
-            f"Expected one of {STRATEGIES}."
-        )
-
-
-def _check_real(name, value, low, high, low_open=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            high is None or value <= high
-        )
-    if not ok:
-        bracket = "(" if low_open else "["
-        upper = "inf)" if high is None else f"{high}]"
-        raise ValueError(
-            f"`{name}` must be a number in {bracket}{low}, {upper}. "
-            f"Received: {name}={value!r}"
-        )

@@ -6,9 +6,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from kerasft.models._validation import check_choice
-from kerasft.models._validation import check_dropout
-from kerasft.models._validation import check_int
+from kerasft.checks import check_choice, check_dropout, check_int
 
 POOLINGS = ("cls", "pooled", "mean")
 # The inputs of `keras_hub.models.BertBackbone`, all int32 (batch, seq_len).

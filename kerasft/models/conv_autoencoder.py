@@ -1,11 +1,7 @@
 import keras
 
-from kerasft.models._validation import (
-    check_choice,
-    check_int,
-    check_int_sequence,
-    format_shape,
-)
+from kerasft.checks import check_choice, check_int, check_int_sequence
+from kerasft.models._shapes import format_shape
 from kerasft.models.conv_network import POOLINGS, ConvNetwork
 
 # Any scaling (linear); `data.scale(x)`'s [0, 1] (sigmoid); [-1, 1] (tanh).

@@ -1,10 +1,12 @@
 import keras
 
-from kerasft.models._validation import check_choice
-from kerasft.models._validation import check_dropout
-from kerasft.models._validation import check_int
-from kerasft.models._validation import check_int_sequence
-from kerasft.models._validation import format_shape
+from kerasft.checks import (
+    check_choice,
+    check_dropout,
+    check_int,
+    check_int_sequence,
+)
+from kerasft.models._shapes import format_shape
 
 POOLINGS = ("max", "avg")
 

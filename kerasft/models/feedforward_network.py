@@ -2,13 +2,14 @@ import math
 
 import keras
 
-from kerasft.models._validation import check_choice
-from kerasft.models._validation import check_dropout
-from kerasft.models._validation import check_int
-from kerasft.models._validation import check_int_sequence
-from kerasft.models._validation import check_non_negative
-from kerasft.models._validation import format_shape
-from kerasft.models._validation import shapes_compatible
+from kerasft.checks import (
+    check_choice,
+    check_dropout,
+    check_int,
+    check_int_sequence,
+    check_real,
+)
+from kerasft.models._shapes import format_shape, shapes_compatible
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
 
@@ -69,8 +70,8 @@ class FeedforwardNetwork(keras.Model):
         num_classes = check_int("num_classes", num_classes, minimum=1)
         activation = check_choice("activation", activation, ACTIVATIONS)
         dropout = check_dropout(dropout)
-        l1 = check_non_negative("l1", l1)
-        l2 = check_non_negative("l2", l2)
+        l1 = check_real("l1", l1, low=0)
+        l2 = check_real("l2", l2, low=0)
         super().__init__(**kwargs)
 
         # === Layers ===

@@ -42,13 +42,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import freezing
+from kerasft.checks import check_int, check_real
 from kerasft.data.arrays import check_arrays
 from kerasft.data.checks import check_numeric_array
-from kerasft.models._validation import (
-    check_int,
-    check_non_negative,
-    format_shape,
-)
+from kerasft.models._shapes import format_shape
 from kerasft.models.conv_autoencoder import ConvAutoencoder
 from kerasft.models.conv_network import ConvNetwork
 from kerasft.training.trainer import Trainer
@@ -137,7 +134,7 @@ def pretrain_autoencoder(
             validation_images, "validation_images", autoencoder)
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
-    noise_stddev = check_non_negative("noise_stddev", noise_stddev)
+    noise_stddev = check_real("noise_stddev", noise_stddev, low=0)
 
     train = _reconstruction_dataset(images, batch_size, shuffle=True,
                                     noise_stddev=noise_stddev, seed=seed)

@@ -12,15 +12,14 @@ and trains on the plain Trainer with `y` = the original ids at the masked
 positions and `sample_weight` = 1 for a real mask, 0 for a padding slot.
 """
 
-import numbers
 import os
 import warnings
 
 import keras
 import keras_hub
 
+from kerasft.checks import check_dropout, check_int
 from kerasft.finetuning import LinearWarmupDecay
-from kerasft.finetuning._validation import check_int as _check_int
 from kerasft.models.bert_classifier import check_bert_preset, preset_config
 from kerasft.pretraining.word_piece_vocabulary import check_vocabulary_size
 from kerasft.training import Trainer
@@ -65,9 +64,9 @@ def bert_backbone(
     ```
     """
     check_vocabulary_size(vocabulary_size)
-    num_layers = _check_int("num_layers", num_layers)
-    hidden_dim = _check_int("hidden_dim", hidden_dim)
-    num_heads = _check_int("num_heads", num_heads)
+    num_layers = check_int("num_layers", num_layers)
+    hidden_dim = check_int("hidden_dim", hidden_dim)
+    num_heads = check_int("num_heads", num_heads)
     if hidden_dim % num_heads:
         raise ValueError(
             "`hidden_dim` must be divisible by `num_heads`: each head gets "
@@ -76,18 +75,11 @@ def bert_backbone(
         )
     if intermediate_dim is None:
         intermediate_dim = 4 * hidden_dim
-    intermediate_dim = _check_int("intermediate_dim", intermediate_dim)
-    max_sequence_length = _check_int(
+    intermediate_dim = check_int("intermediate_dim", intermediate_dim)
+    max_sequence_length = check_int(
         "max_sequence_length", max_sequence_length, minimum=3)
-    num_segments = _check_int("num_segments", num_segments)
-    if (
-        isinstance(dropout, bool)
-        or not isinstance(dropout, numbers.Real)
-        or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            f"Received: dropout={dropout!r} (expected 0 <= dropout < 1)"
-        )
+    num_segments = check_int("num_segments", num_segments)
+    dropout = check_dropout(dropout)
     return keras_hub.models.BertBackbone(
         vocabulary_size=int(vocabulary_size),
         num_layers=num_layers,
@@ -235,7 +227,7 @@ def masked_lm_trainer(
         A `kerasft.Trainer`.
     """
     if total_steps is not None:
-        total_steps = _check_int("total_steps", total_steps)
+        total_steps = check_int("total_steps", total_steps)
         warmup_steps = int(round(warmup_fraction * total_steps))
         schedule = LinearWarmupDecay(learning_rate, warmup_steps, total_steps)
     else:

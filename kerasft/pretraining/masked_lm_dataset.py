@@ -15,12 +15,11 @@ short lines costs about half the compute per token.
 """
 
 import math
-import numbers
 
 import keras_hub
 import tensorflow as tf
 
-from kerasft.finetuning._validation import check_int as _check_positive_int
+from kerasft.checks import check_int, is_real
 from kerasft.pretraining.corpus import corpus_lines
 
 # How many lines are tokenized per call of the tokenizer (a vectorized op).
@@ -30,11 +29,7 @@ DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
 
 def check_mask_rate(mask_rate):
     """Returns `mask_rate` as a float, or raises unless 0 < mask_rate < 1."""
-    if (
-        isinstance(mask_rate, bool)
-        or not isinstance(mask_rate, numbers.Real)
-        or not 0 < mask_rate < 1
-    ):
+    if not is_real(mask_rate) or not 0 < mask_rate < 1:
         raise ValueError(
             "`mask_rate` is the share of tokens the model must predict. "
             f"Received: mask_rate={mask_rate!r} (expected 0 < mask_rate < 1)"
@@ -131,16 +126,16 @@ def make_masked_lm_dataset(
             "from kerasft.pretraining.train_bert_tokenizer). Received: "
             f"tokenizer of type {type(tokenizer).__name__}"
         )
-    sequence_length = _check_positive_int(
+    sequence_length = check_int(
         "sequence_length", sequence_length, minimum=3)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size)
     mask_rate = check_mask_rate(mask_rate)
     if mask_selection_length is None:
         mask_selection_length = default_mask_selection_length(
             sequence_length, mask_rate)
-    mask_selection_length = _check_positive_int(
+    mask_selection_length = check_int(
         "mask_selection_length", mask_selection_length)
-    min_batches = _check_positive_int("min_batches", min_batches, minimum=0)
+    min_batches = check_int("min_batches", min_batches, minimum=0)
     lines = corpus_lines(corpus)  # checks the paths first
 
     window = sequence_length - 2  # room left by [CLS] and [SEP]

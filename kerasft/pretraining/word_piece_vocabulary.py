@@ -1,10 +1,10 @@
 """A BERT WordPiece vocabulary learned from a user's text."""
 
-import numbers
 from pathlib import Path
 
 import keras_hub
 
+from kerasft.checks import is_int
 from kerasft.pretraining.corpus import corpus_lines
 
 # The BERT special tokens. `[PAD]` must be id 0: the backbone and keras-hub's
@@ -89,11 +89,7 @@ def train_bert_tokenizer(
 
 def check_vocabulary_size(vocabulary_size):
     """Raises unless `vocabulary_size` is an int above the special tokens."""
-    if (
-        isinstance(vocabulary_size, bool)
-        or not isinstance(vocabulary_size, numbers.Integral)
-        or vocabulary_size <= len(SPECIAL_TOKENS)
-    ):
+    if not is_int(vocabulary_size) or vocabulary_size <= len(SPECIAL_TOKENS):
         raise ValueError(
             "`vocabulary_size` must be an int larger than the "
             f"{len(SPECIAL_TOKENS)} special tokens {list(SPECIAL_TOKENS)}. "

@@ -19,8 +19,8 @@ import keras
 import tensorflow as tf
 
 from kerasft import data
-from kerasft.finetuning import STRATEGIES, prepare_finetuning
-from kerasft.finetuning import save_lora_weights
+from kerasft.checks import check_choice, check_int, check_optional_int
+from kerasft.finetuning import STRATEGIES, prepare_finetuning, save_lora_weights
 from kerasft.models import BertClassifier
 from kerasft.training import Trainer
 
@@ -69,25 +69,10 @@ class FinetuneConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                "Unknown fine-tuning strategy. Received: "
-                f"strategy={self.strategy!r}. Expected one of {STRATEGIES}."
-            )
+        check_choice("strategy", self.strategy, STRATEGIES)
         for name in ("epochs", "batch_size", "sequence_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{name}` must be an int >= 1. Received: {name}={value!r}"
-                )
-        if self.max_train_examples is not None and (
-            not isinstance(self.max_train_examples, int)
-            or self.max_train_examples < 1
-        ):
-            raise ValueError(
-                "`max_train_examples` must be an int >= 1 or None. Received: "
-                f"max_train_examples={self.max_train_examples!r}"
-            )
+            check_int(name, getattr(self, name))
+        check_optional_int("max_train_examples", self.max_train_examples)
 
 
 @dataclasses.dataclass

@@ -11,13 +11,17 @@ from_preset` and `kerasft finetune --preset` load.
 import dataclasses
 import json
 import math
-import numbers
 import tomllib
 from pathlib import Path
 
 import keras
 
-from kerasft.finetuning._validation import check_int as _check_int
+from kerasft.checks import (
+    check_fraction,
+    check_int,
+    check_optional_int,
+    check_real,
+)
 from kerasft.pretraining.masked_lm import (
     bert_backbone,
     load_masked_lm,
@@ -30,8 +34,8 @@ from kerasft.pretraining.masked_lm_dataset import (
     make_masked_lm_dataset,
 )
 from kerasft.pretraining.word_piece_vocabulary import (
-    SPECIAL_TOKENS,
     VOCABULARY_FILE,
+    check_vocabulary_size,
     train_bert_tokenizer,
 )
 from kerasft.training import Checkpointer, TensorBoardLogger
@@ -112,23 +116,12 @@ class PretrainConfig:
         check_mask_rate(self.mask_rate)
         for name in ("num_layers", "hidden_dim", "num_heads", "epochs",
                      "batch_size", "steps_per_execution"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("sequence_length", self.sequence_length, 3)
+            check_int(name, getattr(self, name))
+        check_int("sequence_length", self.sequence_length, 3)
         for name in ("intermediate_dim", "max_steps", "checkpoint_steps"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+            check_optional_int(name, getattr(self, name))
         if self.preset is None:
-            if (
-                isinstance(self.vocabulary_size, bool)
-                or not isinstance(self.vocabulary_size, numbers.Integral)
-                or self.vocabulary_size <= len(SPECIAL_TOKENS)
-            ):
-                raise ValueError(
-                    "`vocabulary_size` must be an int larger than the "
-                    f"{len(SPECIAL_TOKENS)} special tokens "
-                    f"{list(SPECIAL_TOKENS)}. Received: "
-                    f"vocabulary_size={self.vocabulary_size!r}"
-                )
+            check_vocabulary_size(self.vocabulary_size)
             if self.hidden_dim % self.num_heads:
                 raise ValueError(
                     "`hidden_dim` must be divisible by `num_heads`: each "
@@ -146,19 +139,10 @@ class PretrainConfig:
                     f"{self.max_sequence_length}, sequence_length="
                     f"{self.sequence_length}"
                 )
-        if self.learning_rate is not None and not (
-            isinstance(self.learning_rate, numbers.Real)
-            and self.learning_rate > 0
-        ):
-            raise ValueError(
-                "`learning_rate` must be a positive number or None. "
-                f"Received: learning_rate={self.learning_rate!r}"
-            )
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(
-                "Received: warmup_fraction="
-                f"{self.warmup_fraction!r} (expected 0 <= value < 1)"
-            )
+        if self.learning_rate is not None:
+            check_real("learning_rate", self.learning_rate, low=0,
+                       low_open=True)
+        check_fraction("warmup_fraction", self.warmup_fraction)
 
 
 def _callbacks(config, output_dir):

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import data
+from kerasft.checks import check_choice, check_int
 from kerasft.models import ConvNetwork, FeedforwardNetwork
 from kerasft.training import Trainer
 
@@ -62,15 +63,8 @@ class TrainConfig:
     steps_per_execution: int = 1
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(
-                f"Unknown model. Received: model={self.model!r}. Expected "
-                f"one of {MODELS}."
-            )
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(
-                f"`epochs` must be an int >= 1. Received: epochs={self.epochs!r}"
-            )
+        check_choice("model", self.model, MODELS)
+        check_int("epochs", self.epochs)
 
 
 @dataclasses.dataclass

@@ -97,9 +97,8 @@ def test_layerwise_plan_has_decaying_factors():
 
 def test_unknown_strategy_names_it_and_lists_the_strategies():
     with pytest.raises(ValueError, match=re.escape(
-        "Unknown fine-tuning strategy. Received: strategy='bitfit'. "
-        "Expected one of ('head_only', 'top_k', 'full', 'gradual', "
-        "'layerwise_lr', 'lora')."
+        "`strategy` must be one of 'head_only', 'top_k', 'full', 'gradual', "
+        "'layerwise_lr', 'lora'. Received: strategy='bitfit'"
     )):
         prepare_finetuning(tiny_classifier(), "bitfit")
 

@@ -1,0 +1,181 @@
+"""Argument checks: one helper per check, one signature order.
+
+Every helper takes `(name, value, ...)`, returns the value converted (an
+int, a float, a `Path`) and raises a `ValueError` / `TypeError` whose message
+names the argument and ends with what was received, Keras style:
+`` `dropout` must be a number in [0, 1). Received: dropout=1.5``.
+
+They run on plain Python values, before any expensive work starts.
+
+Example:
+```python
+from kerasft.checks import check_int, check_real
+
+epochs = check_int("epochs", 3)
+rate = check_real("learning_rate", 5e-5, low=0, low_open=True)
+```
+"""
+
+import numbers
+import os
+from pathlib import Path
+
+
+def is_int(value):
+    """True for an int (NumPy ints included), False for bools."""
+    # bool is an Integral, but `num_layers=True` is a bug, not a count.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value):
+    """True for a real number (ints, floats, NumPy scalars), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(name, value, minimum=1, maximum=None):
+    """Returns `value` as an int in `[minimum, maximum]`, or raises.
+
+    Args:
+        name: str. The argument's name, quoted in the message.
+        value: the value received.
+        minimum: int. Smallest accepted value. Defaults to `1`.
+        maximum: int or None. Largest accepted value; None for no bound.
+    """
+    if not is_int(value) or value < minimum or (
+        maximum is not None and value > maximum
+    ):
+        bound = f">= {minimum}" if maximum is None else (
+            f"from {minimum} to {maximum}"
+        )
+        raise ValueError(
+            f"`{name}` must be an integer {bound}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_optional_int(name, value, minimum=1, maximum=None):
+    """`check_int`, or None when `value` is None."""
+    return None if value is None else check_int(name, value, minimum, maximum)
+
+
+def check_int_sequence(name, value, allow_empty=True):
+    """Returns `value` as a tuple of positive ints, or raises."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(
+            f"`{name}` must be a list or tuple of positive integers. "
+            f"Received: {name}={value!r}"
+        )
+    values = tuple(value)
+    if not all(is_int(v) and v > 0 for v in values):
+        raise ValueError(
+            f"`{name}` must contain only positive integers. "
+            f"Received: {name}={value!r}"
+        )
+    if not values and not allow_empty:
+        raise ValueError(
+            f"`{name}` must contain at least one value. "
+            f"Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def check_real(
+    name, value, low=None, high=None, low_open=False, high_open=False
+):
+    """Returns `value` as a float in the interval given, or raises.
+
+    Args:
+        name: str. The argument's name.
+        value: the value received.
+        low, high: float or None. The bounds; None for no bound (NaN is
+            refused either way).
+        low_open, high_open: bool. Whether the bound itself is excluded.
+    """
+    ok = is_real(value) and value == value  # NaN != NaN
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        interval = (
+            f"{left}{'-inf' if low is None else low}, "
+            f"{'inf' if high is None else high}{right}"
+        )
+        raise ValueError(
+            f"`{name}` must be a number in {interval}. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_dropout(value, name="dropout"):
+    """Returns a dropout rate as a float in [0, 1), or raises."""
+    if not is_real(value) or not 0 <= value < 1:
+        raise ValueError(
+            f"`{name}` is the fraction of units dropped during training. "
+            f"Received: {name}={value!r} (expected 0 <= {name} < 1)"
+        )
+    return float(value)
+
+
+def check_fraction(name, value):
+    """Returns a fraction of the samples as a float in [0, 1), or raises."""
+    if not is_real(value) or not 0 <= value < 1:
+        raise ValueError(
+            f"`{name}` must be a fraction of the samples. Received: "
+            f"{name}={value!r} (expected 0 <= {name} < 1)"
+        )
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """Returns `value`, or raises listing the accepted `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        accepted = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"`{name}` must be one of {accepted}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_bool(name, value):
+    """Returns `value`, or raises unless it is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be True or False. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    return value
+
+
+def check_path(name, path, kind="file"):
+    """Returns `path` as a `Path` that exists as a file or folder, or raises.
+
+    Args:
+        name: str. The argument's name.
+        path: str or path-like.
+        kind: `"file"`, `"directory"` or `"any"`.
+
+    Raises:
+        TypeError: if `path` is not a str or path-like.
+        FileNotFoundError: if it does not exist, or is not of that kind.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(
+            f"`{name}` must be a path (a non-empty str or os.PathLike). "
+            f"Received: {name}={path!r} of type {type(path).__name__}"
+        )
+    path = Path(path).expanduser()
+    if kind == "any":
+        is_right_kind = path.exists()
+    else:
+        is_right_kind = path.is_file() if kind == "file" else path.is_dir()
+    if not is_right_kind:
+        found = "not a " + kind if path.exists() else "does not exist"
+        raise FileNotFoundError(
+            f"`{name}` must be an existing {kind if kind != 'any' else 'path'}"
+            f". Received: {name}='{path}' ({found})"
+        )
+    return path
