@@ -8,7 +8,7 @@ from kerasft.backend import select_tensorflow_backend
 
 select_tensorflow_backend()
 
-from kerasft import data, distribute, freezing, models  # noqa: E402
+from kerasft import data, distribute, freezing, models, presets  # noqa: E402
 from kerasft.distribute import get_strategy  # noqa: E402
 from kerasft.freezing import (  # noqa: E402
     block_report,
@@ -31,6 +31,7 @@ from kerasft.models import (  # noqa: E402
     ConvAutoencoder,
     ConvNetwork,
     FeedforwardNetwork,
+    TextClassifier,
 )
 from kerasft.training import (  # noqa: E402
     Checkpointer,
@@ -53,5 +54,6 @@ from kerasft.finetuning import (  # noqa: E402
     prepare_finetuning,
 )
 from kerasft import pretraining  # noqa: E402
+from kerasft.inference import predict_texts  # noqa: E402
 
 __version__ = "0.1.0"

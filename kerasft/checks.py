@@ -32,7 +32,7 @@ def is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def check_int(name, value, minimum=1, maximum=None):
+def check_int(name, value, minimum=1, maximum=None, why=None):
     """Returns `value` as an int in `[minimum, maximum]`, or raises.
 
     Args:
@@ -40,6 +40,8 @@ def check_int(name, value, minimum=1, maximum=None):
         value: the value received.
         minimum: int. Smallest accepted value. Defaults to `1`.
         maximum: int or None. Largest accepted value; None for no bound.
+        why: str or None. Where the bounds come from, for the message
+            (e.g. "the backbone has 3 transformer layers").
     """
     if not is_int(value) or value < minimum or (
         maximum is not None and value > maximum
@@ -47,8 +49,10 @@ def check_int(name, value, minimum=1, maximum=None):
         bound = f">= {minimum}" if maximum is None else (
             f"from {minimum} to {maximum}"
         )
+        reason = f" ({why})" if why else ""
         raise ValueError(
-            f"`{name}` must be an integer {bound}. Received: {name}={value!r}"
+            f"`{name}` must be an int {bound}{reason}. "
+            f"Received: {name}={value!r}"
         )
     return int(value)
 
@@ -97,14 +101,19 @@ def check_real(
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        interval = (
-            f"{left}{'-inf' if low is None else low}, "
-            f"{'inf' if high is None else high}{right}"
-        )
+        if high is None and low is not None:
+            expected = f"{'>' if low_open else '>='} {low}"
+        elif low is None and high is not None:
+            expected = f"{'<' if high_open else '<='} {high}"
+        else:
+            left = "(" if low_open or low is None else "["
+            right = ")" if high_open or high is None else "]"
+            expected = (
+                f"in {left}{'-inf' if low is None else low}, "
+                f"{'inf' if high is None else high}{right}"
+            )
         raise ValueError(
-            f"`{name}` must be a number in {interval}. "
+            f"`{name}` must be a number {expected}. "
             f"Received: {name}={value!r}"
         )
     return float(value)

@@ -48,8 +48,11 @@ def tiny_backbone(num_layers=2):
     )
 
 
-def tiny_classifier(num_layers=2, **kwargs):
-    return BertClassifier(tiny_backbone(num_layers), num_classes=2, **kwargs)
+def tiny_classifier(num_layers=2, pooling="pooled", **kwargs):
+    # "pooled" so that every block trains and the hand counts above add up;
+    # under "cls" / "mean" the pooler is unused (never trained).
+    return BertClassifier(tiny_backbone(num_layers), num_classes=2,
+                          pooling=pooling, **kwargs)
 
 
 def tiny_dataset(batch_size=4, sequence_length=8, shuffle=False):

@@ -22,12 +22,14 @@ HEAD = H * 2 + 2
 assert (EMBEDDINGS, LAYER, POOLER, HEAD) == (800, 2224, 272, 34)
 
 
-def make_model(num_layers=3):
+def make_model(num_layers=3, pooling="pooled"):
+    # "pooled": the pooler is part of the forward pass, so every block
+    # trains; under "cls" / "mean" it is unused (see the test below).
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=V, num_layers=num_layers, num_heads=2, hidden_dim=H,
         intermediate_dim=I, max_sequence_length=S,
     )
-    return BertClassifier(backbone, num_classes=2)
+    return BertClassifier(backbone, num_classes=2, pooling=pooling)
 
 
 def trainable_by_block(model):
@@ -55,6 +57,37 @@ def test_block_report_matches_hand_counts():
     assert all(r.state == "trainable" for r in rows)
     # One transformer layer, checked against keras-hub's own layer.
     assert model.backbone.transformer_layers[0].count_params() == LAYER
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_a_pooler_the_pooling_does_not_use_is_not_trainable(pooling):
+    # BERT's pooler (pooled_dense, H*H + H) feeds only pooled_output: under
+    # cls or mean pooling it never gets a gradient, so it is not trained,
+    # not counted as trainable, and reported as "unused".
+    model = make_model(num_layers=3, pooling=pooling)
+    total = EMBEDDINGS + 3 * LAYER + POOLER + HEAD
+    assert trained_count(model) == total - POOLER
+    pooler = model.backbone.get_layer("pooled_dense")
+    assert {id(v) for v in model.unused_weights} == {
+        id(v) for v in pooler.weights
+    }
+    rows = {r.block: r for r in freezing.block_report(model)}
+    assert rows["pooler"].state == "unused"
+    assert rows["pooler"].trainable_params == 0
+    assert rows["pooler"].non_trainable_params == POOLER
+    # Unfreezing everything does not bring it back: the pooling decides.
+    freezing.unfreeze(model)
+    assert trained_count(model) == total - POOLER
+    # And a training step has a gradient for every variable it trains.
+    features = {
+        "token_ids": np.array([[2, 5, 6, 3]], "int32"),
+        "segment_ids": np.zeros((1, 4), "int32"),
+        "padding_mask": np.ones((1, 4), "int32"),
+    }
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(features, training=True))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    assert all(g is not None for g in gradients)
 
 
 def test_freeze_backbone_and_unfreeze_top_layers_under_it():
@@ -202,8 +235,8 @@ def test_trainer_updates_only_what_is_unfrozen():
         (lambda m: freezing.freeze_transformer_layers(m, indices=[0, -4]),
          "index -4 is out of range: the backbone has 3 transformer layers"),
         (lambda m: freezing.unfreeze_transformer_layers(m, top=4),
-         "`top` must be an int from 0 to 3: the backbone has 3 transformer "
-         "layers. Received: top=4"),
+         "`top` must be an int from 0 to 3 (the backbone has 3 transformer "
+         "layers). Received: top=4"),
         (lambda m: freezing.freeze_transformer_layers(m, keep_top=-1),
          "Received: keep_top=-1"),
         (lambda m: freezing.freeze_transformer_layers(m, [0], keep_top=1),
@@ -224,9 +257,9 @@ def test_bad_index_type():
 
 def test_a_model_without_a_backbone_raises():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match="has no BERT-style backbone"):
+    with pytest.raises(ValueError, match="has no encoder backbone"):
         freezing.freeze_backbone(model)
-    with pytest.raises(ValueError, match="has no BERT-style backbone"):
+    with pytest.raises(ValueError, match="has no encoder backbone"):
         freezing.block_report(model)
 
 
@@ -293,7 +326,7 @@ def test_unfreeze_everything_reaches_a_frozen_backbone():
         keras_hub.models.BertBackbone(
             vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
             intermediate_dim=16, max_sequence_length=8),
-        num_classes=2)
+        num_classes=2, pooling="pooled")
     total = classifier.count_params()
     kerasft.freeze_backbone(classifier)
     assert classifier.trainable  # the model's own flag never changed

@@ -9,6 +9,7 @@ from kerasft.data.augmentation import image_augmentation
 from kerasft.data.digits import load_digits, load_digits_arrays
 from kerasft.data.idx import read_idx
 from kerasft.data.image_folder import load_image_folder
+from kerasft.data.label_map import LabelMap
 from kerasft.data.mnist import load_mnist, load_mnist_arrays
 from kerasft.data.outlier_clipper import OutlierClipper
 from kerasft.data.paths import shared_dir
@@ -17,6 +18,13 @@ from kerasft.data.preprocessing import drop_missing_rows, scale
 from kerasft.data.rt_polarity import load_rt_polarity, load_rt_polarity_arrays
 from kerasft.data.splits import train_val_test_split
 from kerasft.data.standardizer import Standardizer
+from kerasft.data.text_file import (
+    TextFileSplits,
+    TextTable,
+    load_text_file,
+    load_text_splits,
+    read_text_file,
+)
 from kerasft.data.text_pipeline import (
     load_text_folder,
     load_tfds_text,
@@ -26,8 +34,11 @@ from kerasft.data.text_pipeline import (
 from kerasft.data.tfds_loader import load_tfds
 
 __all__ = [
+    "LabelMap",
     "OutlierClipper",
     "Standardizer",
+    "TextFileSplits",
+    "TextTable",
     "check_arrays",
     "dataset_from_arrays",
     "drop_missing_rows",
@@ -39,12 +50,15 @@ __all__ = [
     "load_mnist_arrays",
     "load_rt_polarity",
     "load_rt_polarity_arrays",
+    "load_text_file",
     "load_text_folder",
+    "load_text_splits",
     "load_tfds",
     "load_tfds_text",
     "make_dataset",
     "make_text_dataset",
     "read_idx",
+    "read_text_file",
     "scale",
     "shared_dir",
     "text_preprocessor",

@@ -1,10 +1,12 @@
-"""Text for BERT: tokenized on the host in tf.data, batched, static shapes.
+"""Text for encoders: tokenized on the host in tf.data, batched, static
+shapes.
 
 Strings never reach the model: the `tf.data` pipeline turns them into
-`{"token_ids", "padding_mask", "segment_ids"}` (int32, `(batch, seq_len)`)
-with keras-hub's `BertTextClassifierPreprocessor` (its `BertTokenizer` plus
-a `MultiSegmentPacker` that adds `[CLS]`/`[SEP]`, truncates and pads), so the
-model only sees integers and runs on GPUs and TPUs alike.
+`{"token_ids", "padding_mask"}` plus `"segment_ids"` for the families that
+take them (int32, `(batch, seq_len)`) with the family's keras-hub
+preprocessor (its tokenizer, WordPiece, BPE or SentencePiece, plus a packer
+that adds `[CLS]`/`[SEP]` or `<s>`/`</s>`, truncates and pads), so the model
+only sees integers and runs on GPUs and TPUs alike.
 
 Also loaders for text data: a folder of `.txt` files, one subfolder per class
 (`load_text_folder`), and TensorFlow Datasets text sets (`load_tfds_text`).
@@ -15,7 +17,8 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from kerasft.checks import check_int, check_path, is_int
+from kerasft import presets
+from kerasft.checks import check_choice, check_int, check_path, is_int
 from kerasft.data.checks import check_labels
 from kerasft.data.tfds_loader import load_tfds
 
@@ -24,7 +27,6 @@ DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
 # Strings are tokenized this many at a time (WordPiece is vectorized), then
 # unbatched so caching, shuffling and bucketing work per example.
 TOKENIZE_BATCH_SIZE = 256
-FEATURE_NAMES = ("token_ids", "padding_mask", "segment_ids")
 
 
 def text_preprocessor(
@@ -34,32 +36,34 @@ def text_preprocessor(
     lowercase=None,
     truncate="round_robin",
 ):
-    """Makes keras-hub's BERT preprocessor: strings -> padded token ids.
+    """Makes the keras-hub preprocessor of a preset: strings -> token ids.
 
-    Exactly one of `preset` and `vocabulary`. With a preset, the tokenizer
-    (vocabulary, lower-casing) comes from it through keras-hub's preset
-    loading (`BertTextClassifierPreprocessor.from_preset`), which reads
-    keras-hub presets and Hugging Face folders (`vocab.txt`,
-    `tokenizer_config.json`) alike. With a vocabulary, a
+    Exactly one of `preset` and `vocabulary`. With a preset, the family's
+    own preprocessor (`BertTextClassifierPreprocessor`,
+    `RobertaTextClassifierPreprocessor`, ...: WordPiece, BPE or
+    SentencePiece; see `kerasft.presets.load_preprocessor`) comes from it
+    through keras-hub's preset loading, which reads keras-hub presets and
+    Hugging Face folders alike. With a vocabulary, a BERT WordPiece
     `keras_hub.tokenizers.BertTokenizer` is built on it.
 
     Args:
-        preset: str, path-like or None. A BERT preset name, local folder or
-            `hf://` handle.
+        preset: str, path-like or None. A preset name, local folder or
+            `hf://` handle of any supported encoder family.
         vocabulary: list of str, path to a `vocab.txt`, or None. WordPiece
             vocabulary; must hold `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and
             `[MASK]`.
-        sequence_length: int. Length of every packed sequence, `[CLS]` and
-            `[SEP]` included; longer texts are truncated. For a local preset
-            it must not exceed the model's `max_sequence_length`. Defaults to
-            `128`.
+        sequence_length: int. Length of every packed sequence, special
+            tokens included; longer texts are truncated. For a local preset
+            it must not exceed the model's `max_sequence_length`. Defaults
+            to `128`.
         lowercase: bool or None. Lower-case before tokenizing; only with
             `vocabulary` (a preset sets it). None means `False`.
         truncate: str. `"round_robin"` or `"waterfall"`: how sentence pairs
             share the length. Defaults to `"round_robin"`.
 
     Returns:
-        A `keras_hub.models.BertTextClassifierPreprocessor`.
+        A `keras_hub.models.TextClassifierPreprocessor` (the family's
+        subclass).
 
     Example:
     ```python
@@ -71,11 +75,7 @@ def text_preprocessor(
     ```
     """
     check_int("sequence_length", sequence_length)
-    if truncate not in ("round_robin", "waterfall"):
-        raise ValueError(
-            "`truncate` must be 'round_robin' or 'waterfall'. Received: "
-            f"truncate={truncate!r}"
-        )
+    check_choice("truncate", truncate, ("round_robin", "waterfall"))
     if (preset is None) == (vocabulary is None):
         raise ValueError(
             "Pass exactly one of `preset` and `vocabulary`. Received: "
@@ -99,22 +99,7 @@ def text_preprocessor(
             f"`vocabulary` only. Received: lowercase={lowercase!r}, "
             f"preset={preset!r}"
         )
-    # Imported here: kerasft.data does not otherwise depend on the models.
-    from kerasft.models.bert_classifier import check_bert_preset, preset_config
-
-    preset = check_bert_preset(preset)
-    if "://" not in preset and preset not in (
-        keras_hub.models.BertBackbone.presets
-    ):
-        maximum = preset_config(preset).get("max_sequence_length")
-        if maximum is not None and sequence_length > maximum:
-            raise ValueError(
-                f"`sequence_length` is above the preset's "
-                f"max_sequence_length={maximum} (its position embeddings "
-                f"stop there). Received: sequence_length={sequence_length}, "
-                f"preset={preset!r}"
-            )
-    return keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+    return presets.load_preprocessor(
         preset, sequence_length=sequence_length, truncate=truncate
     )
 
@@ -155,10 +140,10 @@ def make_text_dataset(
             `((first, second), label)` (e.g. from `load_rt_polarity`).
         labels: array-like of ints, one per text, or None (no labels, for
             prediction; also None with a dataset, which holds them).
-        preprocessor: a `keras_hub.models.BertTextClassifierPreprocessor`
-            (e.g. from `text_preprocessor`), a
-            `keras_hub.tokenizers.BertTokenizer`, or a preset (str or path)
-            to build one from.
+        preprocessor: a `keras_hub.models.TextClassifierPreprocessor` of
+            any family (e.g. from `text_preprocessor`), a keras-hub
+            tokenizer of one (`BertTokenizer`, `RobertaTokenizer`, ...), or
+            a preset (str or path) to build one from.
         sequence_length: int or None. Padded length. Defaults to the
             preprocessor's own, or 128 for a preset or tokenizer.
         batch_size: int. Examples per batch. Defaults to `32`.
@@ -320,18 +305,16 @@ def _as_preprocessor(preprocessor, sequence_length):
             )
         return preprocessor
     sequence_length = sequence_length or 128
-    if isinstance(preprocessor, keras_hub.tokenizers.BertTokenizer):
-        return keras_hub.models.BertTextClassifierPreprocessor(
-            preprocessor, sequence_length=sequence_length
-        )
+    if isinstance(preprocessor, keras_hub.tokenizers.Tokenizer):
+        return presets.preprocessor_for(preprocessor, sequence_length)
     if isinstance(preprocessor, str) or hasattr(preprocessor, "__fspath__"):
         return text_preprocessor(preprocessor,
                                  sequence_length=sequence_length)
     raise TypeError(
-        "`preprocessor` must be a keras_hub.models."
-        "BertTextClassifierPreprocessor (see kerasft.data.text_preprocessor), "
-        "a keras_hub.tokenizers.BertTokenizer or a preset. Received: "
-        f"preprocessor={preprocessor!r} of type {type(preprocessor).__name__}"
+        "`preprocessor` must be a keras_hub.models.TextClassifierPreprocessor "
+        "(see kerasft.data.text_preprocessor), a keras-hub tokenizer or a "
+        f"preset. Received: preprocessor={preprocessor!r} of type "
+        f"{type(preprocessor).__name__}"
     )
 
 
@@ -470,7 +453,11 @@ def _tokenize(dataset, preprocessor, has_labels):
         # x: (batch,) strings, or a pair of them.
         # x= by keyword: a positional tuple would read as (x, y).
         packed = preprocessor(x=x)  # {name: (batch, sequence_length)}
-        return {name: tf.cast(packed[name], tf.int32) for name in FEATURE_NAMES}
+        # Every key the family's preprocessor gives (RoBERTa, DistilBERT,
+        # DeBERTa give no segment_ids), as int32: bools (padding_mask) and
+        # int64 alike, so every family's batches have one dtype.
+        return {name: tf.cast(value, tf.int32)
+                for name, value in packed.items()}
 
     def tokenize_with_label(x, y):
         y = tf.cast(y, tf.int64) if y.dtype.is_integer else y

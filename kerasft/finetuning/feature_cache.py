@@ -18,7 +18,10 @@ from kerasft.training import Trainer
 
 
 def _check_frozen(classifier):
-    trainable = classifier.backbone.trainable_variables
+    # The backbone weights the classifier trains (a TextClassifier leaves
+    # out a pooler its pooling does not use).
+    trained = {id(v) for v in classifier.trainable_variables}
+    trainable = [v for v in classifier.backbone.weights if id(v) in trained]
     if trainable:
         names = sorted({v.path.split("/")[1] if "/" in v.path else v.path
                         for v in trainable})

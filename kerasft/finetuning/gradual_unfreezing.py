@@ -60,7 +60,7 @@ def apply_stage(model, stage, unfreeze_embeddings=True):
         unfreeze_embeddings: bool. Whether stage `L + 1` unfreezes the
             embeddings.
     """
-    num_layers = len(freezing.transformer_layer_paths(model))
+    num_layers = len(freezing.transformer_blocks(model))
     # Unfreeze, then freeze: on the TF backend, Keras skips setting
     # `trainable` to its current value, and so would not reach sublayers
     # left trainable under an already frozen backbone.
@@ -68,7 +68,9 @@ def apply_stage(model, stage, unfreeze_embeddings=True):
     freezing.freeze_backbone(model)  # stage 0: the head trains
     if stage >= 1:
         freezing.unfreeze_transformer_layers(model, top=min(stage, num_layers))
-        pooler = [b for b in freezing.bert_blocks(model) if b.name == "pooler"]
+        pooler = [
+            b for b in freezing.encoder_blocks(model) if b.name == "pooler"
+        ]
         if pooler:
             freezing.unfreeze(model, list(pooler[0].paths))
     if stage > num_layers and unfreeze_embeddings:

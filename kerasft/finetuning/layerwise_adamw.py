@@ -97,7 +97,7 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
 
 
 def layerwise_learning_rate_factors(model, layer_decay=0.8):
-    """Learning-rate factors per variable path for a BERT model.
+    """Learning-rate factors per variable path for an encoder model.
 
     With `L` transformer layers: the head (and the pooler, and any layer
     outside the backbone) gets 1.0, transformer layer `i` (0 at the bottom)
@@ -121,14 +121,15 @@ def layerwise_learning_rate_factors(model, layer_decay=0.8):
     ```
     """
     check_real("layer_decay", layer_decay, low=0, high=1, low_open=True)
-    layer_paths = freezing.transformer_layer_paths(model)
-    num_layers = len(layer_paths)
+    blocks = freezing.encoder_blocks(model)
+    layers = [b for b in blocks if b.kind == "transformer"]
+    num_layers = len(layers)
     factors = {}
-    for block in freezing.bert_blocks(model):
-        if block.name == "embeddings":
+    for block in blocks:
+        if block.kind == "embeddings":
             exponent = num_layers + 1
-        elif block.paths[0] in layer_paths:
-            exponent = num_layers - layer_paths.index(block.paths[0])
+        elif block.kind == "transformer":
+            exponent = num_layers - layers.index(block)
         else:
             exponent = 0  # pooler, head
         for layer in block.layers:

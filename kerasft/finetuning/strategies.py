@@ -77,7 +77,7 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
             unchanged.
     """
     check_choice("strategy", strategy, STRATEGIES)
-    num_layers = len(freezing.transformer_layer_paths(classifier))
+    num_layers = len(freezing.transformer_blocks(classifier))
     if strategy == "top_k":
         check_int("top_k", top_k, 1)
         if top_k > num_layers:

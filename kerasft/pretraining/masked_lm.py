@@ -18,9 +18,9 @@ import warnings
 import keras
 import keras_hub
 
+from kerasft import presets
 from kerasft.checks import check_dropout, check_int
 from kerasft.finetuning import LinearWarmupDecay
-from kerasft.models.bert_classifier import check_bert_preset, preset_config
 from kerasft.pretraining.word_piece_vocabulary import check_vocabulary_size
 from kerasft.training import Trainer
 
@@ -149,10 +149,12 @@ def load_masked_lm(preset):
         "../shared/models/minilm-l6-h384-uncased")
     ```
     """
-    preset = check_bert_preset(preset)
+    preset = presets.check_family(
+        preset, "bert",
+        "kerasft's masked-LM pretraining runs keras_hub.models.BertMaskedLM")
     tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(preset)
     if os.path.isdir(preset):
-        expected = preset_config(preset).get("vocabulary_size")
+        expected = presets.preset_config(preset).get("vocabulary_size")
         _check_vocabulary(preset, tokenizer, expected)
     with warnings.catch_warnings():
         # keras-hub compiles a task with a default optimizer, whose unused
@@ -262,30 +264,14 @@ def save_bert_preset(masked_lm, tokenizer, directory):
     ```
     """
     if isinstance(masked_lm, keras_hub.models.BertMaskedLM):
-        backbone = masked_lm.backbone
+        backbone, task = masked_lm.backbone, masked_lm
     elif isinstance(masked_lm, keras_hub.models.BertBackbone):
-        backbone = masked_lm
+        backbone, task = masked_lm, None
     else:
         raise TypeError(
             "`masked_lm` must be a keras_hub.models.BertMaskedLM or "
             "BertBackbone. Received: masked_lm of type "
             f"{type(masked_lm).__name__}"
         )
-    if not isinstance(tokenizer, keras_hub.tokenizers.BertTokenizer):
-        raise TypeError(
-            "`tokenizer` must be a keras_hub.tokenizers.BertTokenizer. "
-            f"Received: tokenizer of type {type(tokenizer).__name__}"
-        )
-    _check_vocabulary(directory, tokenizer, backbone.vocabulary_size)
-    directory = os.fspath(directory)
-    os.makedirs(directory, exist_ok=True)
-    # The Trainer sets `model.optimizer`; keras-hub would save its state
-    # with the head's weights, and warn at every load that it skips it.
-    optimizer = getattr(masked_lm, "optimizer", None)
-    masked_lm.optimizer = None
-    try:
-        masked_lm.save_to_preset(directory)
-    finally:
-        masked_lm.optimizer = optimizer
-    tokenizer.save_to_preset(directory)
-    return directory
+    return presets.save_preset(directory, backbone, tokenizer, task=task)
+

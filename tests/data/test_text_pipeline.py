@@ -288,7 +288,7 @@ def test_bad_preprocessor_arguments(tmp_path):
     with pytest.raises(ValueError, match="Received: truncate='left'"):
         text_preprocessor(vocabulary=VOCAB, truncate="left")
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(ValueError, match="'gpt2' model, not a BERT"):
+    with pytest.raises(ValueError, match="'gpt2' model, not one of the encoder families"):
         text_preprocessor(tmp_path)
     with pytest.raises(ValueError, match="Received: lowercase=True"):
         text_preprocessor(tmp_path, lowercase=True)

@@ -125,8 +125,8 @@ def test_unlisted_variables_use_the_default_factor(setup):
     "kwargs, match",
     [
         ({"layer_factors": {"logits/kernel": -1.0}},
-         "`layer_factors['logits/kernel']` must be a learning-rate factor "
-         "> 0. Received: layer_factors['logits/kernel']=-1.0"),
+         "`layer_factors['logits/kernel']` must be a number > 0. "
+         "Received: layer_factors['logits/kernel']=-1.0"),
         ({"default_factor": 0}, "Received: default_factor=0"),
     ],
 )

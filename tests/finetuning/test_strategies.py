@@ -121,7 +121,7 @@ def test_top_k_above_the_layers_names_both_and_changes_nothing():
          "`warmup_fraction` must be a number in [0, 1]. Received: "
          "warmup_fraction=1.5"),
         ({"learning_rate": 0},
-         "`learning_rate` must be a number in (0, inf). Received: "
+         "`learning_rate` must be a number > 0. Received: "
          "learning_rate=0"),
         ({"total_steps": 0},
          "`total_steps` must be an int >= 1. Received: total_steps=0"),

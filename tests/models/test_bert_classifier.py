@@ -196,13 +196,16 @@ def write_config(folder, config):
          r"\(no such folder\)"),
         (lambda tmp: tmp, ValueError, r"no config.json"),
         (lambda tmp: write_config(tmp / "gpt2", {"model_type": "gpt2"}),
-         ValueError, r"Hugging Face 'gpt2' model, not a BERT"),
+         ValueError, r"Hugging Face 'gpt2' model, not one of the encoder "
+         r"families kerasft fine-tunes \(bert, xlm_roberta, roberta, "),
         (lambda tmp: write_config(tmp / "k", {"class_name": "GPT2Backbone"}),
-         ValueError, r"keras-hub GPT2Backbone, not a BERT"),
+         ValueError, r"keras-hub GPT2Backbone, not a backbone of one of the "
+         r"encoder families"),
         (lambda tmp: write_config(tmp / "odd", {"foo": 1}), ValueError,
          r"neither a keras-hub preset .* nor a Hugging Face config"),
         (lambda tmp: "gpt2_base_en", ValueError,
-         r"gpt2 model, not a BERT.*Received: preset='gpt2_base_en'"),
+         r"'gpt2' model, not one of the encoder families.*Received: "
+         r"preset='gpt2_base_en'"),
         (lambda tmp: 123, TypeError, r"Received: preset=123 of type int"),
     ],
 )

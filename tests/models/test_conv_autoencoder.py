@@ -168,7 +168,7 @@ def test_images_without_a_channel_axis_are_refused():
     [
         ({"filters": ()}, "`filters` must contain at least one value"),
         ({"filters": (4, 0)}, "`filters` must contain only positive"),
-        ({"kernel_size": 0}, "`kernel_size` must be an integer >= 1"),
+        ({"kernel_size": 0}, "`kernel_size` must be an int >= 1"),
         ({"pooling": "min"}, "`pooling` must be one of 'max', 'avg'"),
         ({"batch_norm": "yes"}, "`batch_norm` must be True or False"),
         ({"bottleneck": "mean"}, "`bottleneck` must be one of 'global', "
@@ -188,6 +188,6 @@ def test_to_classifier_needs_a_built_model_and_two_classes():
     with pytest.raises(ValueError, match="must be built first"):
         model.to_classifier(num_classes=3)
     model.build((None, 8, 8, 1))
-    with pytest.raises(ValueError, match=r"`num_classes` must be an integer "
+    with pytest.raises(ValueError, match=r"`num_classes` must be an int "
                        r">= 2. Received: num_classes=1"):
         model.to_classifier(num_classes=1)

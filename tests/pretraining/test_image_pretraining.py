@@ -179,7 +179,7 @@ def test_images_without_a_channel_axis_are_refused():
 def test_num_classes_below_two_is_refused(num_classes):
     autoencoder = ConvAutoencoder(filters=(2,))
     autoencoder.build((None, 8, 8, 1))
-    with pytest.raises(ValueError, match=r"`num_classes` must be an integer "
+    with pytest.raises(ValueError, match=r"`num_classes` must be an int "
                        rf">= 2. Received: num_classes={num_classes}"):
         pretraining.classifier_from_pretrained(autoencoder, num_classes)
 
