@@ -125,6 +125,12 @@ def make_text_dataset(
     is packed as `[CLS] text [SEP]` (or `[CLS] a [SEP] b [SEP]` for pairs,
     with `segment_ids` 0 then 1), truncated and padded to `sequence_length`.
 
+    Seed first (`keras.utils.set_random_seed`), then build preprocessors
+    and datasets: seeding calls `tf.random.set_seed`, which clears
+    TensorFlow's kernel cache, and with it the model resource of a
+    SentencePiece tokenizer (ALBERT, DeBERTaV3, XLM-RoBERTa), so a dataset
+    built before then fails with "SentencepieceOp ... does not exist".
+
     Without buckets every batch has the static shape
     `(batch, sequence_length)`. With `bucket_boundaries`, examples are
     grouped by their length (`[CLS]`/`[SEP]` included) and each batch is cut
