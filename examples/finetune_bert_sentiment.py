@@ -1,6 +1,6 @@
 """Fine-tune a pretrained BERT (MiniLM) on MR sentence polarity.
 
-What it shows: `kerasft.BertClassifier.from_preset` on a Hugging Face-layout
+What it shows: `kerasft.TextClassifier.from_preset` on a Hugging Face-layout
 folder (../shared/models/minilm-l6-h384-uncased, loaded offline through
 keras-hub), tokenization on the host in tf.data with length bucketing, three
 fine-tuning strategies on the same data — head only (frozen backbone, with
@@ -62,7 +62,7 @@ def text_datasets(preset, splits, args):
 def run_strategy(strategy, preset, datasets, num_train, args):
     train, val, test = datasets
     keras.utils.set_random_seed(args.seed)
-    classifier = kerasft.BertClassifier.from_preset(
+    classifier = kerasft.TextClassifier.from_preset(
         preset, num_classes=2, pooling=args.pooling, dropout=0.1)
     start = time.perf_counter()
     if strategy == "head_only":
@@ -94,7 +94,7 @@ def parameter_comparison(preset, strategies, pooling):
     """The block table for each strategy's freeze state, side by side."""
     reports = {}
     for strategy in strategies:
-        classifier = kerasft.BertClassifier.from_preset(
+        classifier = kerasft.TextClassifier.from_preset(
             preset, num_classes=2, pooling=pooling, load_weights=False)
         if strategy == "head_only":
             kerasft.freeze_backbone(classifier)

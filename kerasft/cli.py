@@ -4,6 +4,8 @@
     kerasft train --model conv --dataset mnist --epochs 5 ...
     kerasft evaluate runs/train/model.keras --dataset mnist
     kerasft finetune --preset PRESET --dataset mr --strategy lora ...
+    kerasft finetune --preset PRESET --data train.csv --text-column text \
+        --label-column label [--test-data test.csv] ...
     kerasft params PRESET_OR_MODEL.keras --compare head_only,top_k,full,lora
     kerasft pretrain --corpus DIR --output-dir DIR --num-layers 2 ...
     kerasft pretrain --config pretrain.toml [--preset PATH] ...
@@ -13,6 +15,14 @@ import argparse
 import dataclasses
 import json
 import sys
+
+# kerasft.presets.SUPPORTED, written out: importing kerasft.presets would
+# load keras-hub and TensorFlow before parsing (tests check they agree).
+_PRESET_HELP = (
+    "A preset of any supported encoder family (bert, xlm_roberta, roberta, "
+    "distil_bert, albert, deberta_v3, electra): a keras-hub preset name, a "
+    "keras-hub or Hugging Face folder, or an hf:// handle"
+)
 
 
 def _positive_int(text):
@@ -82,13 +92,38 @@ def _parser():
     # Strategy names are checked by the library (one message for all
     # entry points), not by argparse choices.
     finetune = commands.add_parser(
-        "finetune", help="fine-tune a BERT classifier on a text dataset"
+        "finetune",
+        help="fine-tune a text classifier (any supported encoder family) "
+             "on a named dataset or your own CSV / TSV / JSONL file",
     )
-    finetune.add_argument("--preset", required=True,
-                          help="BERT preset name, folder or hf:// handle")
-    finetune.add_argument("--dataset", default="mr",
-                          help="mr | folder:PATH | tfds:NAME")
+    finetune.add_argument("--preset", required=True, help=_PRESET_HELP)
+    finetune.add_argument(
+        "--dataset", default=None,
+        help="mr (the default without --data) | folder:PATH | tfds:NAME",
+    )
     finetune.add_argument("--data-dir", default=None)
+    files = finetune.add_argument_group(
+        "your own data",
+        "a CSV, TSV or JSON Lines file (.gz ok) instead of --dataset; test "
+        "and validation splits come from their files or are cut (seeded, "
+        "stratified) from the --data rows",
+    )
+    files.add_argument("--data", default=None, metavar="FILE",
+                       help="the train file")
+    files.add_argument("--text-column", default=None, metavar="COL")
+    files.add_argument("--label-column", default=None, metavar="COL",
+                       help="labels: any strings (saved as class names)")
+    files.add_argument("--text-pair-column", default=None, metavar="COL",
+                       help="the second text of sentence pairs")
+    files.add_argument("--test-data", default=None, metavar="FILE",
+                       help="default: cut --test-fraction of --data")
+    files.add_argument("--validation-data", default=None, metavar="FILE",
+                       help="default: cut --validation-fraction of --data")
+    files.add_argument("--test-fraction", type=float, default=0.1)
+    files.add_argument("--validation-fraction", type=float, default=0.1,
+                       help="0 for no validation")
+    files.add_argument("--clean-html", action="store_true",
+                       help="<br /> -> space, unescape &amp; etc. (IMDB)")
     finetune.add_argument(
         "--strategy", default="top_k",
         help="head_only | top_k | full | gradual | layerwise_lr | lora",
@@ -103,10 +138,17 @@ def _parser():
     finetune.add_argument("--lora-rank", type=_positive_int, default=4)
     finetune.add_argument("--layer-decay", type=_positive_float,
                           default=0.8)
-    finetune.add_argument("--pooling", default="cls",
-                          choices=("cls", "pooled", "mean"))
+    finetune.add_argument(
+        "--pooling", default="cls", choices=("cls", "pooled", "mean"),
+        help="pooled: BERT, ALBERT and ELECTRA only",
+    )
     finetune.add_argument("--max-train-examples", type=_positive_int,
-                          default=None)
+                          default=None,
+                          help="a seeded sample of N train examples")
+    finetune.add_argument("--max-eval-examples", type=_positive_int,
+                          default=None,
+                          help="seeded samples of at most N validation and "
+                               "N test examples")
     finetune.add_argument("--output-dir", default="runs/finetune")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--verbose", type=int, default=2,
@@ -114,10 +156,13 @@ def _parser():
 
     params = commands.add_parser(
         "params",
-        help="parameters per block of a BERT classifier, per strategy",
+        help="parameters per block of a text classifier, per strategy",
     )
-    params.add_argument("model",
-                        help="a .keras file, or a BERT preset name/folder")
+    params.add_argument(
+        "model",
+        help="a .keras file, or " + _PRESET_HELP[0].lower()
+             + _PRESET_HELP[1:],
+    )
     params.add_argument("--compare", default=None,
                         help="comma-separated strategies, e.g. "
                              "head_only,top_k,full,lora")
@@ -250,11 +295,19 @@ def _run_finetune(args):
 
     config = finetune.FinetuneConfig(
         preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
+        data=args.data, test_data=args.test_data,
+        validation_data=args.validation_data,
+        text_column=args.text_column,
+        text_pair_column=args.text_pair_column,
+        label_column=args.label_column, clean_html=args.clean_html,
+        validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction,
         strategy=args.strategy, epochs=args.epochs,
         batch_size=args.batch_size, sequence_length=args.sequence_length,
         learning_rate=args.learning_rate, top_k=args.top_k,
         lora_rank=args.lora_rank, layer_decay=args.layer_decay,
         pooling=args.pooling, max_train_examples=args.max_train_examples,
+        max_eval_examples=args.max_eval_examples,
         output_dir=args.output_dir, seed=args.seed,
     )
     results = finetune.run_finetune(config, verbose=args.verbose)

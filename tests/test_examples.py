@@ -5,10 +5,13 @@ subprocess would add TensorFlow's start-up to each); the figures they print
 are checked against what `main` returns.
 """
 
+import csv
 import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
+from text_families import tiny_preset
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -85,3 +88,67 @@ def test_finetune_bert_sentiment_quick(minilm_dir, rt_polarity_dir, capsys):
     # Frozen MiniLM features + a linear head beat chance on held-out data.
     assert by_name["head_only"]["accuracy"] > 0.6
     assert f"{by_name['full']['accuracy']:.4f}" in out
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([("text", "label"), *rows])
+    return path
+
+
+def test_finetune_text_file_on_a_tiny_preset(tmp_path, capsys):
+    """The example on a tiny DistilBERT and CSV files with string labels."""
+    good = ["a good film", "the great movie", "my happy child", "a good book",
+            "a very great story"]
+    bad = ["a bad film", "the dull movie", "my sad child", "a bad book",
+           "a very dull story"]
+    train = write_csv(tmp_path / "train.csv",
+                      [(t, "pos") for t in good] + [(t, "neg") for t in bad])
+    test = write_csv(tmp_path / "test.csv",
+                     [("a great film", "pos"), ("a dull book", "neg")])
+    results = load_example("finetune_text_file").main([
+        "--data", str(train), "--test-data", str(test),
+        "--text-column", "text", "--preset", tiny_preset("distil_bert"),
+        "--strategy", "head_only", "--sequence-length", "16",
+        "--batch-size", "4",
+        "--learning-rate", "1e-3", "--validation-fraction", "0",
+        "--output-dir", str(tmp_path / "run"), "--verbose", "0",
+        "--predict", "a good movie", "a bad story",
+    ])
+    out = capsys.readouterr().out
+    assert ("Data: 10 train, 0 validation, 2 test examples; labels "
+            "['neg', 'pos']") in out
+    assert f"Test accuracy {results['accuracy']:.4f}" in out
+    assert results["label_names"] == ["neg", "pos"]
+    assert len(results["predictions"]) == 2
+    assert set(results["predictions"]) <= {"neg", "pos"}
+    assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_finetune_text_file_reports_a_missing_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_example("finetune_text_file").main(
+            ["--data", str(tmp_path / "nope.csv")]
+        )
+    assert exit_info.value.code == 2
+    assert "`data` must be an existing file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_finetune_text_file_on_imdb_quick(minilm_dir, tmp_path, capsys):
+    """The real MiniLM, head only, on 64 IMDB reviews (the default files)."""
+    shared_path("data", "imdb", "train.csv.gz")
+    results = load_example("finetune_text_file").main([
+        "--preset", str(minilm_dir), "--strategy", "head_only",
+        "--max-train-examples", "64", "--max-eval-examples", "64",
+        "--sequence-length", "64", "--validation-fraction", "0",
+        "--output-dir", str(tmp_path / "run"), "--verbose", "0",
+    ])
+    out = capsys.readouterr().out
+    assert ("Data: 64 train, 0 validation, 64 test examples; labels "
+            "['0', '1']") in out
+    assert results["trainable_params"] == 770  # 384 * 2 + 2: the head
+    assert results["confusion_matrix"].sum() == 64
+    assert f"Test accuracy {results['accuracy']:.4f}" in out
+    assert set(results["predictions"]) <= {"0", "1"}

@@ -1,6 +1,10 @@
-"""`kerasft finetune`: a BERT classifier fine-tuned on a text data set.
+"""`kerasft finetune`: a text classifier fine-tuned on a text data set.
 
-Dataset names:
+The classifier is a `kerasft.TextClassifier` on a preset of any supported
+encoder family (`kerasft.presets.SUPPORTED`); the preset gives the
+tokenizer too.
+
+The data, either a named data set (`dataset`):
   - `mr`: the MR sentence polarity set (Rotten Tomatoes) from `data_dir`
     (default `../shared/data/rt-polarity`), kerasft's fixed train/test
     split (see `kerasft.data.load_rt_polarity`).
@@ -8,6 +12,15 @@ Dataset names:
     `PATH/test` if both exist, else a seeded 80/20 split of `PATH`.
   - `tfds:NAME`: a tensorflow-datasets text set (e.g. `imdb_reviews`), its
     `train` and `test` splits, from `data_dir`.
+
+or the user's own file (`data`): a CSV, TSV or JSON Lines file (`.gz` too)
+with a text column, a label column and optionally a second text column for
+sentence pairs (`kerasft.data.load_text_splits`). The test and validation
+splits come from their own files (`test_data`, `validation_data`) or are cut
+from the train file's rows (`test_fraction`, `validation_fraction`: seeded,
+stratified by label). The labels may be any strings: their `LabelMap`,
+learned from the train file, goes into `results.json` and into the saved
+model (`class_names`), so `kerasft.predict_texts` answers in those names.
 """
 
 import dataclasses
@@ -19,10 +32,30 @@ import keras
 import tensorflow as tf
 
 from kerasft import data
-from kerasft.checks import check_choice, check_int, check_optional_int
+from kerasft.checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_optional_int,
+    check_path,
+)
+from kerasft.data.text_pipeline import DEFAULT_SHUFFLE_BUFFER_SIZE
 from kerasft.finetuning import STRATEGIES, prepare_finetuning, save_lora_weights
-from kerasft.models import BertClassifier
+from kerasft.models import TextClassifier
 from kerasft.training import Trainer
+
+DATASET_PREFIXES = ("folder:", "tfds:")
+# Options that only mean something for the user's own file (`data`), and
+# their "not given" values.
+FILE_OPTIONS = {
+    "test_data": None,
+    "validation_data": None,
+    "text_column": None,
+    "text_pair_column": None,
+    "label_column": None,
+    "clean_html": False,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,30 +63,64 @@ class FinetuneConfig:
     """Settings of a `kerasft finetune` run.
 
     Args:
-        preset: a BERT preset name, keras-hub or Hugging Face folder, or
-            handle (see `BertClassifier.from_preset`); it also gives the
-            tokenizer.
-        dataset: `"mr"`, `"folder:PATH"` or `"tfds:NAME"`.
+        preset: a preset of any supported encoder family
+            (`kerasft.presets.SUPPORTED`): a keras-hub preset name, a
+            keras-hub or Hugging Face folder, or a handle (see
+            `TextClassifier.from_preset`); it also gives the tokenizer.
+        dataset: `"mr"`, `"folder:PATH"` or `"tfds:NAME"`; None (the
+            default) means `"mr"` unless `data` is given. Not with `data`.
         data_dir: folder of the data, where the dataset needs one.
+        data: the user's own train file, CSV / TSV / JSON Lines (`.gz` ok),
+            or None. Needs `text_column` and `label_column`.
+        test_data: a test file with the same columns, or None to cut
+            `test_fraction` of the `data` rows. Its labels must all be in
+            the train file.
+        validation_data: a validation file, or None to cut
+            `validation_fraction` of the `data` rows.
+        text_column: the column holding the text (with `data`).
+        text_pair_column: the column holding the second text of a sentence
+            pair, or None (with `data`).
+        label_column: the column holding the label, any strings (with
+            `data`).
+        clean_html: replace `<br />` by a space and unescape HTML entities
+            in the texts (with `data`; scraped reviews such as IMDB).
+        validation_fraction: share of the `data` rows held out for
+            validation when there is no `validation_data`; 0 for none.
+            Validation runs after every epoch.
+        test_fraction: share of the `data` rows held out for the test when
+            there is no `test_data`; above 0 then, as the run reports test
+            metrics.
         strategy: one of `kerasft.finetuning.STRATEGIES`.
         epochs: training epochs.
         batch_size: examples per step.
-        sequence_length: tokens per example, `[CLS]`/`[SEP]` included.
+        sequence_length: tokens per example, special tokens included.
         learning_rate: the peak learning rate (warmup, then linear decay).
         warmup_fraction: share of the steps spent warming up.
         top_k: transformer layers that train with `top_k`.
         lora_rank: rank of the LoRA factors with `lora`.
         layer_decay: rate ratio between blocks with `layerwise_lr`.
-        pooling: `"cls"`, `"pooled"` or `"mean"`.
-        max_train_examples: use only the first N training examples (a
-            quick run); None uses all.
+        pooling: `"cls"`, `"pooled"` (BERT, ALBERT, ELECTRA) or `"mean"`.
+        max_train_examples: train on a seeded sample of N training
+            examples (a quick run); None uses all.
+        max_eval_examples: validate and test on seeded samples of at most N
+            examples each (a quick run); None uses all.
         output_dir: where the model, logs and results go.
-        seed: seeds the split, the head's weights and the shuffling.
+        seed: seeds the splits and samples, the head's weights and the
+            shuffling.
     """
 
     preset: str
-    dataset: str = "mr"
+    dataset: str | None = None
     data_dir: str | None = None
+    data: str | None = None
+    test_data: str | None = None
+    validation_data: str | None = None
+    text_column: str | None = None
+    text_pair_column: str | None = None
+    label_column: str | None = None
+    clean_html: bool = False
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
     strategy: str = "top_k"
     epochs: int = 3
     batch_size: int = 32
@@ -65,6 +132,7 @@ class FinetuneConfig:
     layer_decay: float = 0.8
     pooling: str = "cls"
     max_train_examples: int | None = None
+    max_eval_examples: int | None = None
     output_dir: str = "runs/finetune"
     seed: int = 0
 
@@ -73,23 +141,153 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "sequence_length"):
             check_int(name, getattr(self, name))
         check_optional_int("max_train_examples", self.max_train_examples)
+        check_optional_int("max_eval_examples", self.max_eval_examples)
+        check_int("seed", self.seed, minimum=0)
+        check_fraction("validation_fraction", self.validation_fraction)
+        check_fraction("test_fraction", self.test_fraction)
+        check_bool("clean_html", self.clean_html)
+        if self.data is None:
+            self._check_dataset()
+        else:
+            self._check_data()
+
+    def _check_dataset(self):
+        given = {
+            name: getattr(self, name) for name, unset in FILE_OPTIONS.items()
+            if getattr(self, name) != unset
+        }
+        if given:
+            received = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ValueError(
+                f"{', '.join(f'`{k}`' for k in given)} only apply to your "
+                "own file: pass it as `data`. Received: data=None, "
+                f"{received}"
+            )
+        if self.dataset is None:
+            # Frozen: the default is filled in once, here.
+            object.__setattr__(self, "dataset", "mr")
+        if not isinstance(self.dataset, str) or not (
+            self.dataset == "mr" or self.dataset.startswith(DATASET_PREFIXES)
+        ):
+            raise ValueError(
+                "Unknown text dataset. Received: "
+                f"dataset={self.dataset!r}. Expected 'mr', 'folder:PATH' or "
+                "'tfds:NAME'."
+            )
+
+    def _check_data(self):
+        if self.dataset is not None:
+            raise ValueError(
+                "Pass either `dataset` (a named data set) or `data` (your "
+                "own file), not both. Received: "
+                f"dataset={self.dataset!r}, data={self.data!r}"
+            )
+        missing = [
+            name for name in ("text_column", "label_column")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(
+                f"`data` needs {' and '.join(f'`{m}`' for m in missing)}: "
+                "the columns of the file holding the text and the label. "
+                f"Received: data={self.data!r}, "
+                f"text_column={self.text_column!r}, "
+                f"label_column={self.label_column!r}"
+            )
+        for name in ("data", "test_data", "validation_data"):
+            if getattr(self, name) is not None:
+                check_path(name, getattr(self, name))
+        if self.test_data is None and not self.test_fraction:
+            raise ValueError(
+                "`data` needs a test split: a `test_data` file, or a "
+                "`test_fraction` above 0 to cut one from the train rows. "
+                f"Received: test_data=None, test_fraction="
+                f"{self.test_fraction!r}"
+            )
 
 
 @dataclasses.dataclass
 class TextSplits:
-    """Unbatched `(text, label)` train and test datasets."""
+    """Unbatched `(text, label)` datasets, and the names of the labels.
+
+    Attributes:
+        train, test: `tf.data.Dataset`s of `(string, int64)`, or
+            `((string, string), int64)` for sentence pairs.
+        validation: the same, or None.
+        num_classes: int.
+        label_map: a `kerasft.data.LabelMap` of the class names, or None
+            when the data set names no classes (`mr`).
+    """
 
     train: tf.data.Dataset
+    validation: tf.data.Dataset | None
     test: tf.data.Dataset
     num_classes: int
+    label_map: data.LabelMap | None = None
 
 
-def load_text_splits(name, data_dir=None, seed=0):
-    """Loads a text dataset by name (see the module docstring).
+def load_finetune_splits(config):
+    """Loads the data of a run, named or from files (module docstring).
+
+    The one place a `FinetuneConfig`'s data becomes splits; the samples of
+    `max_train_examples` and `max_eval_examples` are drawn here too.
+
+    Args:
+        config: a `FinetuneConfig`.
 
     Returns:
-        A `TextSplits` of unbatched `(string, int64)` datasets.
+        A `TextSplits` of unbatched datasets.
     """
+    if config.data is not None:
+        splits = _load_files(config)
+    else:
+        splits = _load_dataset(config.dataset, config.data_dir, config.seed)
+    splits.train = _sample(splits.train, config.max_train_examples,
+                           config.seed)
+    splits.test = _sample(splits.test, config.max_eval_examples, config.seed)
+    if splits.validation is not None:
+        splits.validation = _sample(
+            splits.validation, config.max_eval_examples, config.seed
+        )
+    return splits
+
+
+def _load_files(config):
+    splits = data.load_text_splits(
+        config.data, config.text_column, config.label_column,
+        test_path=config.test_data,
+        validation_path=config.validation_data,
+        text_pair_column=config.text_pair_column,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction, seed=config.seed,
+        clean_html=config.clean_html,
+    )
+    label_map = splits.label_map
+    if label_map.num_classes < 2:
+        raise ValueError(
+            f"'{config.data}' holds a single label, {label_map.names[0]!r}: "
+            "a classifier needs at least 2. Received: "
+            f"label_column={config.label_column!r}"
+        )
+
+    def as_dataset(split):
+        if split is None:
+            return None
+        # texts: a list, or a (first, second) pair of lists, which gives
+        # ((first, second), label) elements.
+        texts, labels = split
+        return tf.data.Dataset.from_tensor_slices((texts, labels))
+
+    return TextSplits(
+        train=as_dataset(splits.train),
+        validation=as_dataset(splits.validation),
+        test=as_dataset(splits.test),
+        num_classes=label_map.num_classes,
+        label_map=label_map,
+    )
+
+
+def _load_dataset(name, data_dir=None, seed=0):
     if name == "mr":
         splits = [
             data.load_rt_polarity_arrays(data_dir, split=split)
@@ -99,12 +297,11 @@ def load_text_splits(name, data_dir=None, seed=0):
             tf.data.Dataset.from_tensor_slices((list(texts), labels))
             for texts, labels in splits
         )
-        return TextSplits(train, test, num_classes=2)
+        return TextSplits(train, None, test, num_classes=2)
     if name.startswith("folder:"):
         folder = Path(name[len("folder:"):])
         if (folder / "train").is_dir() and (folder / "test").is_dir():
-            # Shuffled once: files come class by class, and
-            # max_train_examples takes the first ones.
+            # Shuffled once: files come class by class.
             train = data.load_text_folder(folder / "train", shuffle=True,
                                           seed=seed)
             test = data.load_text_folder(folder / "test")
@@ -120,33 +317,55 @@ def load_text_splits(name, data_dir=None, seed=0):
                 folder, shuffle=True, seed=seed, validation_split=0.2,
                 subset="both",
             )
-        return TextSplits(train, test, num_classes=len(train.class_names))
-    if name.startswith("tfds:"):
-        import tensorflow_datasets as tfds
+        label_map = data.LabelMap(train.class_names)
+        return TextSplits(train, None, test, len(label_map), label_map)
+    # tfds:NAME (the config checked the name)
+    import tensorflow_datasets as tfds
 
-        tfds_name = name[len("tfds:"):]
-        info = tfds.builder(tfds_name, data_dir=data_dir).info
-        num_classes = info.features[info.supervised_keys[1]].num_classes
-        train, test = (
-            data.load_tfds_text(tfds_name, split=split, data_dir=data_dir)
-            for split in ("train", "test")
-        )
-        return TextSplits(train, test, num_classes=num_classes)
-    raise ValueError(
-        f"Unknown text dataset. Received: dataset={name!r}. Expected 'mr', "
-        "'folder:PATH' or 'tfds:NAME'."
+    tfds_name = name[len("tfds:"):]
+    info = tfds.builder(tfds_name, data_dir=data_dir).info
+    label_map = data.LabelMap(info.features[info.supervised_keys[1]].names)
+    train, test = (
+        data.load_tfds_text(tfds_name, split=split, data_dir=data_dir)
+        for split in ("train", "test")
     )
+    return TextSplits(train, None, test, len(label_map), label_map)
+
+
+def _sample(dataset, count, seed):
+    """A seeded sample of `count` examples of `dataset` (all if None)."""
+    if count is None:
+        return dataset
+    size = int(dataset.cardinality())
+    if 0 <= size <= count:
+        return dataset
+    # Files come sorted (IMDB: all positives, then all negatives): shuffle
+    # once, the whole set where its size is known, before taking.
+    buffer = size if size > 0 else DEFAULT_SHUFFLE_BUFFER_SIZE
+    return dataset.shuffle(
+        buffer, seed=seed, reshuffle_each_iteration=False
+    ).take(count)
+
+
+def _count(dataset):
+    count = int(dataset.cardinality())
+    if count < 0:  # unknown: count the strings once
+        count = int(dataset.reduce(0, lambda total, _: total + 1))
+    return count
 
 
 def run_finetune(config, verbose=1):
-    """Fine-tunes a BERT classifier; returns the test metrics.
+    """Fine-tunes a text classifier; returns the test metrics.
 
-    Tokenizes with the preset's tokenizer, builds a `BertClassifier` on the
-    preset, applies `config.strategy` (`prepare_finetuning`, with a linear
-    warmup and decay over all the steps), trains with the Trainer and
-    evaluates on the test split. Writes `model.keras`, `history.csv`,
-    `results.json` and TensorBoard logs (`logs/`) to `config.output_dir`,
-    and for `lora` also `adapter.lora.h5` (see `save_lora_weights`).
+    Loads the data (`load_finetune_splits`), tokenizes with the preset's
+    tokenizer, builds a `TextClassifier` on the preset (with the data's
+    class names, if any), applies `config.strategy` (`prepare_finetuning`,
+    with a linear warmup and decay over all the steps), trains with the
+    Trainer (validating after each epoch when there is a validation split)
+    and evaluates on the test split. Writes `model.keras`, `history.csv`,
+    `results.json` (metrics, config, label map, split sizes) and
+    TensorBoard logs (`logs/`) to `config.output_dir`, and for `lora` also
+    `adapter.lora.h5` (see `save_lora_weights`).
 
     Args:
         config: a `FinetuneConfig`.
@@ -160,35 +379,40 @@ def run_finetune(config, verbose=1):
     Example:
     ```python
     results = run_finetune(FinetuneConfig(
-        preset="../shared/models/minilm-l6-h384-uncased", dataset="mr",
-        strategy="lora", epochs=1, max_train_examples=2000))
+        preset="../shared/models/minilm-l6-h384-uncased",
+        data="reviews.csv", text_column="review", label_column="label",
+        strategy="lora", epochs=1))
     ```
     """
     output_dir = Path(config.output_dir)
-    splits = load_text_splits(config.dataset, config.data_dir, config.seed)
-    train = splits.train
-    if config.max_train_examples is not None:
-        train = train.take(config.max_train_examples)
-    num_train = int(train.cardinality())
-    if num_train < 0:  # unknown: count the strings once
-        num_train = int(train.reduce(0, lambda count, _: count + 1))
+    # Seeded first: reseeding TensorFlow clears its kernel cache, which
+    # drops the SentencePiece resources of pipelines built before it
+    # (ALBERT, DeBERTaV3, XLM-R: "Resource ... SentencepieceOp ... does not
+    # exist" at the first batch).
+    keras.utils.set_random_seed(config.seed)
+    splits = load_finetune_splits(config)
+    num_train = _count(splits.train)
     steps_per_epoch = math.ceil(num_train / config.batch_size)
     preprocessor = data.text_preprocessor(
         config.preset, sequence_length=config.sequence_length
     )
     train = data.make_text_dataset(
-        train, preprocessor=preprocessor, batch_size=config.batch_size,
-        seed=config.seed,
+        splits.train, preprocessor=preprocessor,
+        batch_size=config.batch_size, seed=config.seed,
     )
-    test = data.make_text_dataset(
-        splits.test, preprocessor=preprocessor,
-        batch_size=config.batch_size, shuffle=False,
+    test, validation = (
+        None if split is None else data.make_text_dataset(
+            split, preprocessor=preprocessor,
+            batch_size=config.batch_size, shuffle=False,
+        )
+        for split in (splits.test, splits.validation)
     )
 
-    keras.utils.set_random_seed(config.seed)
-    classifier = BertClassifier.from_preset(
+    label_map = splits.label_map
+    classifier = TextClassifier.from_preset(
         config.preset, num_classes=splits.num_classes,
         pooling=config.pooling,
+        class_names=None if label_map is None else label_map.names,
     )
     plan = prepare_finetuning(
         classifier, config.strategy, top_k=config.top_k,
@@ -202,6 +426,7 @@ def run_finetune(config, verbose=1):
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.fit(
         train, epochs=config.epochs, verbose=verbose,
+        validation_data=validation,
         callbacks=[
             *plan.callbacks,
             keras.callbacks.TensorBoard(str(output_dir / "logs")),
@@ -220,8 +445,13 @@ def run_finetune(config, verbose=1):
     }
     (output_dir / "results.json").write_text(json.dumps(
         {"results": serializable, "config": dataclasses.asdict(config),
-         "train_examples": num_train, "steps_per_epoch": steps_per_epoch},
+         "label_map": None if label_map is None else label_map.get_config(),
+         "train_examples": num_train, "steps_per_epoch": steps_per_epoch,
+         "validation_examples": (
+             None if splits.validation is None
+             else _count(splits.validation)
+         ),
+         "test_examples": _count(splits.test)},
         indent=2, default=str,
     ))
     return results
-

@@ -1,5 +1,10 @@
-"""`kerasft params`: where the parameters of a BERT classifier are, and
-which of them each fine-tuning strategy trains."""
+"""`kerasft params`: where the parameters of a text classifier are, and
+which of them each fine-tuning strategy trains.
+
+The classifier is a saved `.keras` model, or a `kerasft.TextClassifier`
+built on a preset of any supported encoder family
+(`kerasft.presets.SUPPORTED`).
+"""
 
 from pathlib import Path
 
@@ -7,14 +12,17 @@ import keras
 
 from kerasft import freezing
 from kerasft.finetuning import STRATEGIES, apply_strategy
-from kerasft.models import BertClassifier
+from kerasft.models import TextClassifier
 
 
 def load_classifier(model_or_preset, num_classes=2):
-    """Loads a `.keras` model, or builds a classifier on a BERT preset.
+    """Loads a `.keras` model, or builds a classifier on a preset.
 
-    A preset is built with `load_weights=False` (random weights, the
-    preset's architecture): counting parameters needs no weights.
+    A preset (of any family in `kerasft.presets.SUPPORTED`) is built into a
+    `TextClassifier` with `load_weights=False` (random weights, the
+    preset's architecture): counting parameters needs no weights. Its
+    pooling is the default `"cls"`, so a pooler (BERT, ALBERT, ELECTRA)
+    counts as unused, as in `kerasft finetune`.
 
     Args:
         model_or_preset: str or path. A `.keras` file, or a preset name,
@@ -29,7 +37,7 @@ def load_classifier(model_or_preset, num_classes=2):
                 f"model={str(model_or_preset)!r}"
             )
         return keras.saving.load_model(path)
-    return BertClassifier.from_preset(
+    return TextClassifier.from_preset(
         str(model_or_preset), num_classes=num_classes, load_weights=False
     )
 
@@ -51,7 +59,7 @@ def run_params(model_or_preset, compare=None, top_k=2, lora_rank=4):
     """The block parameter report, and a comparison of strategies.
 
     Args:
-        model_or_preset: a `.keras` file or a BERT preset (see
+        model_or_preset: a `.keras` file or a preset of any family (see
             `load_classifier`).
         compare: list of strategy names, or None for the report alone. Each
             is applied to a fresh copy of the model (same architecture).
