@@ -130,6 +130,9 @@ def main():
                           ("kerasft", kerasft_head_only)):
             seconds, accuracy[name] = run(preset, texts, labels, args)
             times[name].append(seconds)
+            # As it comes: a full round takes about half an hour here.
+            print(f"round {_ + 1}: {name} {seconds:.1f} s, train accuracy "
+                  f"{accuracy[name]:.3f}", flush=True)
     median = {name: statistics.median(t) for name, t in times.items()}
     ratio = median["keras_hub"] / median["kerasft"]
 

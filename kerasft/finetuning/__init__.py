@@ -1,4 +1,4 @@
-"""Fine-tuning strategies for pretrained BERT classifiers.
+"""Fine-tuning strategies for pretrained encoder classifiers (any family).
 
 `prepare_finetuning(classifier, strategy)` sets what trains and returns the
 optimizer and callbacks for the Trainer; the pieces it uses are public too:

@@ -4,7 +4,7 @@ With the backbone entirely frozen it is a fixed function: running it every
 step (as `fit` with `backbone.trainable = False` does) recomputes the same
 features epoch after epoch, and it is almost all of the cost. Here it runs
 once, in inference mode (dropout off, which is also how a frozen backbone
-runs inside `BertClassifier` under the Trainer), and the head trains on the
+runs inside `TextClassifier` under the Trainer), and the head trains on the
 cached `(num_examples, hidden_dim)` features: the same result, epochs that
 cost a few matrix products.
 """
@@ -37,7 +37,7 @@ def cache_features(classifier, dataset):
     """Runs the frozen backbone once over `dataset`.
 
     Args:
-        classifier: a `kerasft.BertClassifier` (anything with
+        classifier: a `kerasft.TextClassifier` (anything with
             `pooled_features(inputs, training)` and a `backbone`).
         dataset: batches of `(inputs, labels)` from
             `kerasft.data.make_text_dataset` (any batch size, bucketed or
@@ -97,7 +97,7 @@ def fit_head_on_cached_features(
     """Trains a frozen-backbone classifier's head on cached features.
 
     Args:
-        classifier: a `kerasft.BertClassifier` whose backbone is frozen.
+        classifier: a `kerasft.TextClassifier` whose backbone is frozen.
         train_data: batches of `(inputs, labels)` (text pipeline output).
         validation_data: the same for validation, or None.
         epochs: int. Epochs over the cached features.

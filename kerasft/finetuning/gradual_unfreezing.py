@@ -5,7 +5,7 @@ from kerasft.checks import check_int
 
 
 class GradualUnfreezing(keras.callbacks.Callback):
-    """Unfreezes a BERT model from the top, one layer every few epochs.
+    """Unfreezes an encoder model from the top, one layer every few epochs.
 
     Gradual unfreezing (ULMFiT, Howard & Ruder, 2018): the new head first
     learns on a frozen backbone, then the transformer layers join from the
@@ -55,7 +55,7 @@ def apply_stage(model, stage, unfreeze_embeddings=True):
     top `s` transformer layers, `L + 1` the embeddings.
 
     Args:
-        model: a `keras.Model` holding a BERT-style backbone.
+        model: a `keras.Model` holding an encoder backbone (any family).
         stage: int >= 0.
         unfreeze_embeddings: bool. Whether stage `L + 1` unfreezes the
             embeddings.

@@ -23,7 +23,7 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
     float or a schedule, as for `AdamW`) times its factor in
     `layer_factors`, looked up by `variable.path`; variables not in it use
     `default_factor`. `layerwise_learning_rate_factors` computes the usual
-    factors for a BERT classifier.
+    factors for an encoder classifier of any family.
 
     Only the Adam step is scaled. The decoupled weight decay stays Keras'
     `AdamW`'s: `variable -= learning_rate * weight_decay * variable`, with

@@ -1,4 +1,4 @@
-"""LoRA adapters on a BERT classifier, saved with the head they trained with.
+"""LoRA adapters on an encoder classifier, saved with the head it trained.
 
 keras-hub's `Backbone.enable_lora(rank)` freezes the backbone and adds
 low-rank factors to the attention's `query` and `value` projections (its
@@ -48,7 +48,7 @@ def enable_lora(classifier, rank=4):
 
     Args:
         classifier: a model with a keras-hub `backbone` attribute (e.g. a
-            `BertClassifier`) without LoRA yet.
+            `TextClassifier`) without LoRA yet.
         rank: int. The rank of the factors, >= 1. Defaults to `4`.
 
     Returns:
@@ -181,7 +181,7 @@ def _backbone(classifier):
     if not hasattr(backbone, "enable_lora"):
         raise TypeError(
             "`classifier` must have a keras-hub `backbone` (e.g. a "
-            "kerasft.models.BertClassifier). Received: "
+            "kerasft.TextClassifier). Received: "
             f"classifier of type {type(classifier).__name__}"
         )
     return backbone

@@ -1,4 +1,4 @@
-"""Fine-tuning strategies for a BERT classifier, by name.
+"""Fine-tuning strategies for an encoder classifier (any family), by name.
 
 | strategy       | trains                                   | optimizer      |
 |----------------|------------------------------------------|----------------|
@@ -63,8 +63,8 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
     variables for good.
 
     Args:
-        classifier: a `BertClassifier` (any model holding a keras-hub
-            `BertBackbone` as `backbone`).
+        classifier: a `TextClassifier` (any model holding a keras-hub
+            encoder backbone as `backbone`).
         strategy: str. One of `STRATEGIES`.
         top_k: int. Transformer layers that train with `"top_k"`, from 1 to
             the number of layers. Defaults to `2`.
@@ -120,7 +120,7 @@ def prepare_finetuning(
     """Applies a fine-tuning strategy; returns the optimizer and callbacks.
 
     Args:
-        classifier: a `BertClassifier`; its freeze state (or LoRA) is set
+        classifier: a `TextClassifier`; its freeze state (or LoRA) is set
             in place (see `apply_strategy`).
         strategy: str. One of `STRATEGIES`.
         top_k: int. Layers that train with `"top_k"`. Defaults to `2`.

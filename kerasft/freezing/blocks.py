@@ -65,7 +65,7 @@ def freeze_backbone(model):
 
     Args:
         model: a `keras.Model` holding an encoder backbone (e.g. a
-            `BertClassifier`), or the backbone itself.
+            `TextClassifier`), or the backbone itself.
 
     Returns:
         The paths of the frozen layers.

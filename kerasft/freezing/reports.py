@@ -255,7 +255,7 @@ def compare_parameter_reports(reports):
 
 @dataclasses.dataclass(frozen=True)
 class BlockRow:
-    """Parameter counts of one block of a BERT model.
+    """Parameter counts of one block of an encoder model.
 
     Attributes:
         block: str. The block's name (see `Block`).

@@ -44,3 +44,14 @@ class BertClassifier(TextClassifier):
             "BertClassifier needs a preset of keras_hub.models.BertBackbone;"
             f" kerasft.TextClassifier takes every family ({presets.SUPPORTED})",
         )
+
+
+# The preset helpers that lived here before kerasft.presets, kept working.
+def check_bert_preset(preset):
+    """Returns `preset` as a str, or raises unless it is a BERT preset; see
+    `kerasft.presets.check_family`."""
+    return presets.check_family(
+        preset, "bert", "kerasft.BertClassifier needs a BERT preset")
+
+
+preset_config = presets.preset_config

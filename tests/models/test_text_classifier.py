@@ -16,13 +16,13 @@ from kerasft.models import BertClassifier, TextClassifier
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # The tiny presets' sizes (tests/text_families.py): hidden H, feed-forward
-# I, max sequence S, 2 heads of 8, ALBERT's and ELECTRA's embedding E,
+# F, max sequence S, 2 heads of 8, ALBERT's and ELECTRA's embedding E,
 # DeBERTa's position buckets B, 2 layers (ALBERT: one shared group).
-H, I, S, E, B, NUM_HEADS = 16, 32, 32, 8, 32, 2
+H, F, S, E, B, NUM_HEADS = 16, 32, 32, 8, 32, 2
 HEAD_DIM = H // NUM_HEADS
 # One transformer layer, any family: query, key, value, output (H*H + H
-# each), two layer norms (2H each), feed-forward H->I and I->H.
-LAYER = 4 * (H * H + H) + 2 * (2 * H) + (H * I + I) + (I * H + H)
+# each), two layer norms (2H each), feed-forward H->F and F->H.
+LAYER = 4 * (H * H + H) + 2 * (2 * H) + (H * F + F) + (F * H + H)
 POOLER = H * H + H
 HEAD = H * 2 + 2  # two classes
 # LoRA of rank 4 on a (H, heads, head_dim) query or value kernel.
