@@ -79,5 +79,8 @@ def test_non_numeric_labels_raise():
 
 
 def test_bad_num_classes_raises():
-    with pytest.raises(ValueError, match=r"Received: num_classes=0 "):
+    with pytest.raises(
+        ValueError,
+        match=r"`num_classes` must be an int >= 1\. Received: num_classes=0$",
+    ):
         check_arrays(np.zeros((2, 2)), [0, 1], num_classes=0)

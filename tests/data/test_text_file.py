@@ -273,7 +273,9 @@ def test_bad_arguments(tmp_path):
         read_text_file(path, 0)
     with pytest.raises(TypeError, match="`clean_html` must be True or False"):
         read_text_file(path, "text", clean_html="yes")
-    with pytest.raises(ValueError, match="`max_rows` must be an integer"):
+    with pytest.raises(
+        ValueError, match="`max_rows` must be an int >= 1. Received: max_rows=0"
+    ):
         read_text_file(path, "text", max_rows=0)
 
 
