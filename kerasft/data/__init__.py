@@ -18,13 +18,8 @@ from kerasft.data.preprocessing import drop_missing_rows, scale
 from kerasft.data.rt_polarity import load_rt_polarity, load_rt_polarity_arrays
 from kerasft.data.splits import train_val_test_split
 from kerasft.data.standardizer import Standardizer
-from kerasft.data.text_file import (
-    TextFileSplits,
-    TextTable,
-    load_text_file,
-    load_text_splits,
-    read_text_file,
-)
+from kerasft.data.text_file import TextTable, load_text_file, read_text_file
+from kerasft.data.text_file_splits import TextFileSplits, load_text_splits
 from kerasft.data.text_pipeline import (
     load_text_folder,
     load_tfds_text,

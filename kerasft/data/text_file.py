@@ -3,9 +3,8 @@
 One row per example: a text column, optionally a second text (sentence
 pairs) and a label column. `read_text_file` returns the raw strings with the
 file line of every row; `load_text_file` encodes the labels as class ids
-with a `LabelMap`; `load_text_splits` reads a train file (plus test and
-validation files, or cuts them from the train rows) with one map learned
-from the train file. The results go straight into `make_text_dataset`.
+with a `LabelMap` (the splits of several files: `text_file_splits`). The
+results go straight into `make_text_dataset`.
 
 Only the standard library reads the files (`csv`, `json`, `gzip`), row by
 row; errors name the file, the line and the column.
@@ -20,19 +19,14 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-
 from kerasft.checks import (
     check_bool,
     check_choice,
-    check_fraction,
-    check_int,
     check_optional_int,
     check_path,
     is_int,
 )
 from kerasft.data.label_map import LabelMap
-from kerasft.data.splits import train_val_test_split
 
 FILE_FORMATS = ("csv", "tsv", "jsonl")
 # File name endings (before an optional ".gz") and the format they mean.
@@ -73,22 +67,6 @@ class TextTable:
 
     def __len__(self):
         return len(self.texts)
-
-
-@dataclasses.dataclass(frozen=True)
-class TextFileSplits:
-    """Train, validation and test data from files, with one label map.
-
-    Each split is `(texts, labels)`: texts a list of str, or a
-    `(first, second)` tuple of lists for sentence pairs; labels an int64
-    array `(N,)` of class ids from `label_map`. `validation` and `test` are
-    None when there is neither a file nor a fraction for them.
-    """
-
-    train: tuple
-    validation: tuple | None
-    test: tuple | None
-    label_map: LabelMap
 
 
 def read_text_file(
@@ -276,128 +254,6 @@ def load_text_file(
         ),
     )
     return _texts(table), labels, label_map
-
-
-def load_text_splits(
-    train_path,
-    text_column,
-    label_column,
-    test_path=None,
-    validation_path=None,
-    text_pair_column=None,
-    validation_fraction=0.1,
-    test_fraction=0.1,
-    seed=0,
-    file_format=None,
-    delimiter=None,
-    clean_html=False,
-    max_rows=None,
-):
-    """Loads train, validation and test splits with one label map.
-
-    The label map is learned from the train file alone; the test and
-    validation files are encoded with it, so a label the train file lacks is
-    an error (naming the file, line and column) rather than a new class. A
-    split without a file is cut from the train file's rows: a seeded shuffle
-    stratified by label (`train_val_test_split`), test first; every part
-    keeps the file's row order.
-
-    Args:
-        train_path: str or path-like. The training file.
-        text_column: str. The column holding the text, in every file.
-        label_column: str. The column holding the label, in every file.
-        test_path: str, path-like or None. The test file. Defaults to None
-            (cut `test_fraction` of the train rows).
-        validation_path: str, path-like or None. The validation file.
-            Defaults to None (cut `validation_fraction` of the train rows).
-        text_pair_column: str or None. The column holding the second text of
-            a sentence pair. Defaults to None.
-        validation_fraction: float. Share of the train file's rows for
-            validation when there is no `validation_path` (ignored when
-            there is one), in `[0, 1)`; 0 for no validation split. Defaults
-            to `0.1`.
-        test_fraction: float. Share of the train file's rows for test when
-            there is no `test_path` (ignored when there is one), in
-            `[0, 1)`; 0 for no test split. Defaults to `0.1`.
-        seed: int. Seeds the cut. Defaults to `0`.
-        file_format, delimiter, clean_html: see `read_text_file`; the same
-            for every file (the format is inferred per file name when
-            `file_format` is None).
-        max_rows: int or None. Read at most this many rows of each file.
-            Defaults to None (all).
-
-    Returns:
-        A `TextFileSplits(train, validation, test, label_map)`.
-
-    Example:
-    ```python
-    import pathlib
-
-    rows = "".join(f"{i % 2},review number {i}\\n" for i in range(40))
-    pathlib.Path("train.csv").write_text("label,review\\n" + rows)
-    splits = load_text_splits("train.csv", "review", "label")
-    len(splits.train[0]), len(splits.validation[0]), len(splits.test[0])
-    # (32, 4, 4)
-    # then: make_text_dataset(*splits.train, preprocessor=preprocessor)
-    ```
-    """
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction
-    )
-    test_fraction = check_fraction("test_fraction", test_fraction)
-    seed = check_int("seed", seed, minimum=0)
-    options = dict(
-        text_column=text_column,
-        label_column=label_column,
-        text_pair_column=text_pair_column,
-        file_format=file_format,
-        delimiter=delimiter,
-        clean_html=clean_html,
-        max_rows=max_rows,
-    )
-    texts, labels, label_map = load_text_file(train_path, **options)
-    test = validation = None
-    if test_path is not None:
-        test = load_text_file(test_path, label_map=label_map, **options)[:2]
-    if validation_path is not None:
-        validation = load_text_file(
-            validation_path, label_map=label_map, **options
-        )[:2]
-
-    # The fractions of the splits that come from their own file are 0.
-    cut_validation = 0.0 if validation_path is not None else validation_fraction
-    cut_test = 0.0 if test_path is not None else test_fraction
-    train = (texts, labels)
-    if cut_validation or cut_test:
-        try:
-            # Split row indices: the texts are not numeric arrays.
-            (train_rows, _), (val_rows, _), (test_rows, _) = (
-                train_val_test_split(
-                    np.arange(len(labels)),
-                    labels,
-                    val_fraction=cut_validation,
-                    test_fraction=cut_test,
-                    seed=seed,
-                    stratify=True,
-                )
-            )
-        except ValueError as error:
-            counts = np.bincount(labels, minlength=len(label_map))
-            raise ValueError(
-                f"Cannot cut a stratified split from '{train_path}' "
-                f"({len(labels)} rows; per class {counts.tolist()}): {error} "
-                "Pass test_path / validation_path or smaller fractions. "
-                f"Received: validation_fraction={validation_fraction}, "
-                f"test_fraction={test_fraction}"
-            ) from error
-        train = _take(texts, labels, train_rows)
-        if cut_validation:
-            validation = _take(texts, labels, val_rows)
-        if cut_test:
-            test = _take(texts, labels, test_rows)
-    return TextFileSplits(
-        train=train, validation=validation, test=test, label_map=label_map
-    )
 
 
 def _row_text(path, line, column, text, clean_html):
@@ -591,13 +447,3 @@ def _texts(table):
     if table.text_pairs is None:
         return table.texts
     return table.texts, table.text_pairs
-
-
-def _take(texts, labels, rows):
-    """The rows of `(texts, labels)`, in file order."""
-    rows = np.sort(rows)
-    if isinstance(texts, tuple):
-        taken = tuple([part[i] for i in rows] for part in texts)
-    else:
-        taken = [texts[i] for i in rows]
-    return taken, labels[rows]
