@@ -31,7 +31,10 @@ from kerasft.models import (  # noqa: E402
     ConvAutoencoder,
     ConvNetwork,
     FeedforwardNetwork,
+    MultiLabelClassifier,
     TextClassifier,
+    TextRegressor,
+    TokenClassifier,
 )
 from kerasft.training import (  # noqa: E402
     Checkpointer,

@@ -1,12 +1,12 @@
 import keras
 
-from kerasft import presets
-from kerasft.checks import check_choice, check_dropout, check_int
+from kerasft.checks import check_choice, check_int
 from kerasft.models import text_encoder
+from kerasft.models.text_model import PooledTextModel
 
 
 @keras.saving.register_keras_serializable(package="kerasft")
-class TextClassifier(keras.Model):
+class TextClassifier(PooledTextModel):
     """Any keras-hub encoder with a classification head; outputs logits.
 
     The backbone (BERT, RoBERTa, DistilBERT, ALBERT, DeBERTaV3, XLM-RoBERTa
@@ -71,6 +71,9 @@ class TextClassifier(keras.Model):
     ```
     """
 
+    default_loss = "sparse_categorical_crossentropy"
+    dropout_name = "classifier_dropout"
+
     def __init__(
         self,
         backbone,
@@ -80,89 +83,29 @@ class TextClassifier(keras.Model):
         class_names=None,
         **kwargs,
     ):
-        self._check_backbone(backbone)
+        head = self.check_head_arguments(
+            num_classes=num_classes, class_names=class_names, pooling=pooling
+        )
+        super().__init__(
+            backbone, pooling=head["pooling"], dropout=dropout, **kwargs
+        )
+        self.num_classes = head["num_classes"]
+        self.class_names = head["class_names"]
+        self.head = self.build_head(self.num_classes, name="logits")
+
+    @classmethod
+    def check_head_arguments(cls, num_classes=2, class_names=None,
+                             pooling="cls"):
         num_classes = check_int("num_classes", num_classes, minimum=2)
-        pooling = text_encoder.check_pooling(pooling, backbone)
-        dropout = check_dropout(dropout)
-        class_names = _check_class_names(class_names, num_classes)
-        super().__init__(**kwargs)
+        return {
+            "num_classes": num_classes,
+            "class_names": check_names(
+                "class_names", class_names, num_classes, "class",
+                "num_classes"),
+            "pooling": check_choice("pooling", pooling, text_encoder.POOLINGS),
+        }
 
-        # === Layers ===
-        self.backbone = backbone
-        self.output_dropout = keras.layers.Dropout(
-            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
-        )
-        self.head = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=keras.initializers.TruncatedNormal(
-                stddev=0.02
-            ),
-            dtype=backbone.dtype_policy,
-            name="logits",
-        )
-        # The backbone is built already (a Functional model): build the head
-        # too, so the model has all its weights (for parameter reports and
-        # freezing) before it is ever called.
-        self.head.build((None, backbone.hidden_dim))
-        self.built = True
-        # Weights the forward pass never reads: no gradient would reach
-        # them, and Keras would warn at every step that it has none.
-        self._unused_ids = frozenset(
-            id(weight)
-            for layer in (
-                text_encoder.pooler_layers(backbone)
-                if pooling != "pooled" else []
-            )
-            for weight in layer.weights
-        )
-
-        # === Config ===
-        self.num_classes = num_classes
-        self.pooling = pooling
-        self.dropout = dropout
-        self.class_names = class_names
-
-    def _check_backbone(self, backbone):
-        presets.family_of(backbone)
-
-    # --- What trains -------------------------------------------------------
-
-    @property
-    def trainable_weights(self):
-        return [
-            v for v in super().trainable_weights
-            if id(v) not in self._unused_ids
-        ]
-
-    @property
-    def trainable_variables(self):
-        return [
-            v for v in super().trainable_variables
-            if id(v) not in self._unused_ids
-        ]
-
-    @property
-    def non_trainable_weights(self):
-        used = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in used]
-
-    @property
-    def non_trainable_variables(self):
-        used = {id(v) for v in self.trainable_variables}
-        return [v for v in self.variables if id(v) not in used]
-
-    @property
-    def unused_weights(self):
-        """The backbone weights the pooling does not use (never trained)."""
-        return [v for v in self.weights if id(v) in self._unused_ids]
-
-    # --- Forward -----------------------------------------------------------
-
-    def call(self, inputs, training=False):
-        x = self.pooled_features(inputs, training=training)
-        return self.classify(x, training=training)
-
-    def classify(self, features, training=False):
+    def apply_head(self, features, training=False):
         """The head alone: dropout then logits, on pooled features.
 
         Args:
@@ -173,63 +116,19 @@ class TextClassifier(keras.Model):
         x = self.output_dropout(features, training=training)
         return self.head(x)  # (batch, num_classes)
 
-    def pooled_features(self, inputs, training=False):
-        """The backbone and the pooling: `(batch, hidden_dim)` features.
-
-        With the backbone frozen, these are all the head ever sees, so they
-        can be computed once and cached (`kerasft.finetuning`).
-
-        Args:
-            inputs: dict of `token_ids`, `padding_mask` and optional
-                `segment_ids`, each `(batch, seq_len)`.
-            training: bool. Runs the backbone's dropout when True.
-        """
-        text_encoder.check_text_inputs(
-            inputs, self.backbone, self.__class__.__name__
-        )
-        # A wholly frozen backbone runs in inference mode (dropout off), as
-        # keras-io's transfer-learning guide calls a frozen base with
-        # training=False: frozen weights should not see training noise, and
-        # its features can then be cached (kerasft.finetuning).
-        frozen = not any(
-            id(v) not in self._unused_ids
-            for v in self.backbone.trainable_weights
-        )
-        sequence, pooled = text_encoder.encode(
-            self.backbone, inputs, training=training and not frozen
-        )
-        return text_encoder.pool(
-            sequence, pooled, inputs["padding_mask"], self.pooling,
-            text_encoder.cls_token_index(self.backbone),
-        )
+    # The name the head has had since kerasft 0.1.
+    classify = apply_head
 
     def compute_output_shape(self, input_shape):
         return (input_shape["token_ids"][0], self.num_classes)
 
-    # --- Saving ------------------------------------------------------------
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "backbone": keras.layers.serialize(self.backbone),
-                "num_classes": self.num_classes,
-                "pooling": self.pooling,
-                "dropout": self.dropout,
-                "class_names": (
-                    None if self.class_names is None
-                    else list(self.class_names)
-                ),
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            config["backbone"] = keras.layers.deserialize(config["backbone"])
-        return cls(**config)
+    def head_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "class_names": (
+                None if self.class_names is None else list(self.class_names)
+            ),
+        }
 
     @classmethod
     def from_preset(
@@ -274,63 +173,36 @@ class TextClassifier(keras.Model):
                 kerasft does not fine-tune (it names the family found).
             ValueError: for a bad argument or a folder that is no preset.
         """
-        check_int("num_classes", num_classes, minimum=2)
-        check_choice("pooling", pooling, text_encoder.POOLINGS)
-        check_dropout(dropout)
-        _check_class_names(class_names, num_classes)
-        cls._check_preset(preset)
-        backbone = presets.load_backbone(preset, load_weights=load_weights)
-        return cls(
-            backbone,
-            num_classes=num_classes,
-            pooling=pooling,
-            dropout=dropout,
-            class_names=class_names,
+        return super().from_preset(
+            preset, load_weights=load_weights, num_classes=num_classes,
+            pooling=pooling, dropout=dropout, class_names=class_names,
             **kwargs,
         )
 
-    @classmethod
-    def _check_preset(cls, preset):
-        presets.preset_family(preset)
 
-    def save_backbone_preset(self, directory, preprocessor):
-        """Saves the backbone and its tokenizer as a keras-hub preset.
+def check_names(name, names, count, what, count_name):
+    """Returns `names` as a tuple of `count` distinct str, or None.
 
-        `TextClassifier.from_preset(directory)` (and keras-hub's own
-        `from_preset`) loads it back, for example to fine-tune a backbone
-        after continued pretraining. See `kerasft.presets.save_preset`.
-
-        Args:
-            directory: str or path-like. The preset folder to write.
-            preprocessor: the preprocessor (or tokenizer) whose vocabulary
-                the backbone was trained with.
-        """
-        return presets.save_preset(directory, self.backbone, preprocessor)
-
-    def predict_texts(self, texts, preprocessor, batch_size=64):
-        """Classifies raw strings; see `kerasft.predict_texts`."""
-        # Prediction builds a tf.data pipeline: it lives above the models
-        # (kerasft.inference), which never import the data package.
-        from kerasft.inference import predict_texts
-
-        return predict_texts(self, texts, preprocessor, batch_size)
-
-
-def _check_class_names(class_names, num_classes):
-    if class_names is None:
+    Args:
+        name: the argument's name, for the error (`"class_names"`).
+        names: list of str or None.
+        count: int. How many there must be.
+        what: what each names, for the error (`"class"`, `"label"`).
+        count_name: the argument giving `count` (`"num_classes"`).
+    """
+    if names is None:
         return None
-    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+    if isinstance(names, str) or not hasattr(names, "__len__"):
         raise TypeError(
-            "`class_names` must be a list of str, one per class. Received: "
-            f"class_names={class_names!r}"
+            f"`{name}` must be a list of str, one per {what}. Received: "
+            f"{name}={names!r}"
         )
-    names = list(class_names)
-    if len(names) != num_classes or not all(
-        isinstance(n, str) for n in names
-    ) or len(set(names)) != len(names):
+    values = list(names)
+    if len(values) != count or not all(
+        isinstance(n, str) for n in values
+    ) or len(set(values)) != len(values):
         raise ValueError(
-            f"`class_names` must be {num_classes} distinct strings, one per "
-            f"class (num_classes={num_classes}). Received: "
-            f"class_names={class_names!r}"
+            f"`{name}` must be {count} distinct strings, one per {what} "
+            f"({count_name}={count}). Received: {name}={names!r}"
         )
-    return tuple(names)
+    return tuple(values)
