@@ -17,6 +17,18 @@ from kerasft import data
 from kerasft.training import Trainer
 
 
+def _check_pooled(classifier):
+    # Token heads read every position of the sequence output: caching it
+    # would mean (examples, seq_len, hidden_dim) floats, padding included.
+    if not hasattr(classifier, "pooled_features"):
+        raise ValueError(
+            "Feature caching applies to heads on one pooled vector per text "
+            "(TextClassifier, MultiLabelClassifier, TextRegressor). "
+            f"Received: a {type(classifier).__name__}; fine-tune it with "
+            "the Trainer and a frozen backbone instead."
+        )
+
+
 def _check_frozen(classifier):
     # The backbone weights the classifier trains (a TextClassifier leaves
     # out a pooler its pooling does not use).
@@ -37,8 +49,9 @@ def cache_features(classifier, dataset):
     """Runs the frozen backbone once over `dataset`.
 
     Args:
-        classifier: a `kerasft.TextClassifier` (anything with
-            `pooled_features(inputs, training)` and a `backbone`).
+        classifier: a `kerasft.TextClassifier`, `MultiLabelClassifier` or
+            `TextRegressor` (anything with `pooled_features(inputs,
+            training)` and a `backbone`).
         dataset: batches of `(inputs, labels)` from
             `kerasft.data.make_text_dataset` (any batch size, bucketed or
             not).
@@ -48,8 +61,9 @@ def cache_features(classifier, dataset):
         `(num_examples, hidden_dim)` and the labels, in dataset order.
 
     Example:
-    >>> features, labels = cache_features(classifier, train_ds)  # doctest: +SKIP
+    >>> feats, labels = cache_features(classifier, train_ds)  # doctest: +SKIP
     """
+    _check_pooled(classifier)
     _check_frozen(classifier)
 
     @tf.function(reduce_retracing=True)
@@ -76,7 +90,7 @@ def head_model(classifier):
     Training it trains the classifier's own head weights.
     """
     inputs = keras.Input((classifier.backbone.hidden_dim,), name="features")
-    outputs = classifier.classify(inputs)
+    outputs = classifier.apply_head(inputs)
     return keras.Model(inputs, outputs, name="cached_feature_head")
 
 
@@ -88,6 +102,7 @@ def fit_head_on_cached_features(
     batch_size=32,
     optimizer="adamw",
     learning_rate=1e-3,
+    loss=None,
     metrics=("accuracy",),
     callbacks=None,
     shuffle=True,
@@ -97,14 +112,18 @@ def fit_head_on_cached_features(
     """Trains a frozen-backbone classifier's head on cached features.
 
     Args:
-        classifier: a `kerasft.TextClassifier` whose backbone is frozen.
+        classifier: a `kerasft.TextClassifier`, `MultiLabelClassifier` or
+            `TextRegressor` whose backbone is frozen.
         train_data: batches of `(inputs, labels)` (text pipeline output).
         validation_data: the same for validation, or None.
         epochs: int. Epochs over the cached features.
         batch_size: int. Batch size of the head's training.
         optimizer: optimizer name or instance, as for `Trainer`.
         learning_rate: float or schedule.
-        metrics: metric names, as for `Trainer`.
+        loss: as for `Trainer`; defaults to the classifier's
+            `default_loss` (the head model shares its layers, not its
+            attributes).
+        metrics: metric names or instances, as for `Trainer`.
         callbacks: Keras callbacks.
         shuffle: bool. Reshuffle the cached features every epoch.
         seed: int. Shuffle seed.
@@ -119,6 +138,7 @@ def fit_head_on_cached_features(
     >>> trainer, history = fit_head_on_cached_features(
     ...     classifier, train_ds, val_ds, epochs=3)  # doctest: +SKIP
     """
+    _check_pooled(classifier)
     _check_frozen(classifier)
     features, labels = cache_features(classifier, train_data)
     train = data.make_dataset(features, labels, batch_size=batch_size,
@@ -128,8 +148,11 @@ def fit_head_on_cached_features(
         val_features, val_labels = cache_features(classifier, validation_data)
         validation = data.make_dataset(val_features, val_labels,
                                        batch_size=batch_size, shuffle=False)
+    if loss is None:
+        loss = getattr(classifier, "default_loss", None)
     trainer = Trainer(head_model(classifier), optimizer=optimizer,
-                      learning_rate=learning_rate, metrics=list(metrics))
+                      learning_rate=learning_rate, loss=loss,
+                      metrics=list(metrics))
     history = trainer.fit(train, validation_data=validation, epochs=epochs,
                           callbacks=callbacks, verbose=verbose)
     return trainer, history

@@ -52,11 +52,19 @@ class Trainer:
             `keras.optimizers.Optimizer`. Defaults to `"adam"`.
         loss: a loss name (`"sparse_categorical_crossentropy"`,
             `"categorical_crossentropy"`, `"binary_crossentropy"`, `"mse"`,
-            `"mae"`) or a `keras.losses.Loss`; classification losses take
-            logits. Defaults to `"sparse_categorical_crossentropy"`.
+            `"mae"`, `"huber"`) or a `keras.losses.Loss`; classification
+            losses take logits. Defaults to None: the model's
+            `default_loss` where it names one (kerasft's text models do:
+            binary cross-entropy for `MultiLabelClassifier`, MSE for
+            `TextRegressor`, sparse cross-entropy ignoring label -100 for
+            `TokenClassifier`), else `"sparse_categorical_crossentropy"`.
         metrics: list of names (`"accuracy"`, `"precision"`, `"recall"`,
-            `"f1"`, `"mae"`, `"mse"`, `"rmse"`) or `keras.metrics.Metric`s.
-            Classification metrics see probabilities, not logits.
+            `"f1"`, `"micro_f1"`, `"macro_f1"`, `"exact_match"`, `"mae"`,
+            `"mse"`, `"rmse"`, `"pearson"`, `"spearman"`) or
+            `keras.metrics.Metric`s (e.g. `kerasft.training.EntityF1`);
+            an instance is trained as given and evaluated by a fresh copy
+            from its config. Classification metrics see probabilities, not
+            logits.
         learning_rate: float or a Keras `LearningRateSchedule`, used with an
             optimizer name. Defaults to the optimizer's usual rate.
         strategy: a `tf.distribute.Strategy` (e.g. from
@@ -80,14 +88,15 @@ class Trainer:
         self,
         model,
         optimizer="adam",
-        loss="sparse_categorical_crossentropy",
+        loss=None,
         metrics=None,
         learning_rate=None,
         strategy=None,
         **config,
     ):
         self.config = TrainingConfig(**config)
-        self.loss, self.task = components.get_loss(loss)
+        if loss is not None:  # checked before the model is built
+            components.get_loss(loss)
         components.check_metric_names(metrics)
         self.strategy = strategy or tf.distribute.get_strategy()
         _check_jit_devices(self.strategy, self.config.jit_compile)
@@ -100,6 +109,10 @@ class Trainer:
                     f"one. Received: model={model!r}"
                 )
             self.model = model
+            if loss is None:
+                loss = (getattr(model, "default_loss", None)
+                        or "sparse_categorical_crossentropy")
+            self.loss, self.task = components.get_loss(loss)
             # mixed_float16 (the model's policy or the global one) needs
             # loss scaling; get_optimizer wraps in a LossScaleOptimizer.
             self.optimizer = components.get_optimizer(
@@ -664,8 +677,11 @@ class Trainer:
                 self._metric_specs, self.task, num_outputs, self.config.average
             )
             self._eval_metrics = [keras.metrics.Mean(name="loss")]
+            # A metric instance cannot count training and evaluation at
+            # once: evaluation gets a fresh copy built from its config.
             self._eval_metrics += components.get_metrics(
-                [m for m in self._metric_specs if isinstance(m, str)],
+                [m if isinstance(m, str) else type(m).from_config(
+                    m.get_config()) for m in self._metric_specs],
                 self.task, num_outputs, self.config.average,
             )
             num_classes = 2 if self.task == "binary" else num_outputs
@@ -673,7 +689,10 @@ class Trainer:
             # classes), e.g. masked-LM logits, nor for a vocabulary-sized
             # output: 30k classes would be a 30k x 30k matrix (3.6 GB).
             output_rank = len(keras.tree.flatten(outputs)[0].shape)
+            # Nor for multi-label outputs: a 2x2 matrix would mix labels.
+            multi_label = self.task == "binary" and num_outputs > 1
             if (self.task != "regression" and output_rank <= 2
+                    and not multi_label
                     and num_classes <= MAX_CONFUSION_MATRIX_CLASSES):
                 self._eval_metrics.append(
                     classification_metrics.ConfusionMatrix(num_classes))
@@ -754,15 +773,24 @@ class Trainer:
         """Checks the first batch's labels against the model's outputs.
 
         A full pass would cost an epoch; the first batch catches the usual
-        mistakes (1-based labels, a num_classes too small) before training.
+        mistakes (1-based labels, a num_classes too small, multi-label
+        targets of the wrong width or not 0/1, text regression targets)
+        before training.
         """
-        if self.task not in ("sparse", "binary"):
-            return
         # Creating an iterator can cost a second (tf.data rewrites a graph
         # that embeds in-memory arrays), so each dataset is checked once.
         if dataset in self._checked_datasets:
             return
         self._checked_datasets.add(dataset)
+        _, y_spec, _ = _unpack(dataset.element_spec)
+        if y_spec is not None and y_spec.dtype == tf.string:
+            raise TypeError(
+                f"Labels in `{role}` are strings; the Trainer needs numbers "
+                "(class ids, 0/1 targets or values). Map names to ids "
+                "first, e.g. with kerasft.data.LabelMap."
+            )
+        if self.task not in ("sparse", "binary", "regression"):
+            return
         for batch in dataset.take(1):
             _, y, _ = _unpack(batch)
             if y is None:
@@ -773,20 +801,50 @@ class Trainer:
             labels = np.asarray(y)
             if labels.size == 0:
                 raise ValueError(f"The dataset passed as `{role}` is empty.")
-            limit = 2 if self.task == "binary" else self.num_outputs
-            bad = labels[(labels < 0) | (labels >= limit)]
-            if bad.size:
-                raise ValueError(
-                    f"Labels in `{role}` are out of range for a model with "
-                    f"{self.num_outputs} output(s): expected integers in "
-                    f"[0, {limit}). Received: label={bad.flat[0].item()!r} "
-                    "(check num_classes, or labels that start at 1)."
-                )
+            self._check_label_values(labels, role)
             return
         raise ValueError(
             f"The dataset passed as `{role}` is empty: it yielded no "
             "batches."
         )
+
+    def _check_label_values(self, labels, role):
+        multi_output = self.num_outputs > 1 and self.task != "sparse"
+        if multi_output and (labels.ndim != 2
+                             or labels.shape[-1] != self.num_outputs):
+            kind = "multi-label" if self.task == "binary" else "regression"
+            raise ValueError(
+                f"Labels in `{role}` do not fit a {kind} model with "
+                f"{self.num_outputs} outputs: expected (batch, "
+                f"{self.num_outputs}) targets. Received: labels of shape "
+                f"{labels.shape}"
+            )
+        if self.task == "regression":
+            return
+        if self.task == "binary" and multi_output:
+            bad = labels[(labels != 0) & (labels != 1)]
+            if bad.size:
+                raise ValueError(
+                    f"Multi-label targets in `{role}` must be 0 or 1 (a "
+                    "multi-hot row per example). Received: "
+                    f"target={bad.flat[0].item()!r}"
+                )
+            return
+        # Token classification ignores a label value (-100) by design.
+        ignore = getattr(self.loss, "ignore_class", None)
+        if ignore is not None:
+            labels = labels[labels != ignore]
+        limit = 2 if self.task == "binary" else self.num_outputs
+        bad = labels[(labels < 0) | (labels >= limit)]
+        if bad.size:
+            raise ValueError(
+                f"Labels in `{role}` are out of range for a model with "
+                f"{self.num_outputs} output(s): expected integers in "
+                f"[0, {limit})"
+                + (f" or {ignore} (ignored)" if ignore is not None else "")
+                + f". Received: label={bad.flat[0].item()!r} "
+                "(check num_classes, or labels that start at 1)."
+            )
 
     def _epoch_iterator(self, dataset, steps):
         """An iterator positioned at the start of an epoch of `dataset`.
