@@ -731,10 +731,12 @@ class Trainer:
             raise ValueError(f"`{role}` is required. Received: {role}=None")
         batch_size = batch_size or self.config.batch_size
         features = _as_array(x, role)
-        if len(features) == 0:
+        num_examples = len(next(iter(features.values()), ())) if isinstance(
+            features, dict) else len(features)
+        if num_examples == 0:
             raise ValueError(
-                f"`{role}` is empty. Received: {role} with shape "
-                f"{features.shape}"
+                f"`{role}` is empty. Received: {role} with "
+                f"{num_examples} examples"
             )
         if y is None:
             if labels_required:
@@ -744,10 +746,10 @@ class Trainer:
             return tf.data.Dataset.from_tensor_slices(features).batch(
                 batch_size)
         labels = np.asarray(y)
-        if len(labels) != len(features):
+        if len(labels) != num_examples:
             raise ValueError(
                 "`x` and `y` must have the same number of examples. "
-                f"Received: len(x)={len(features)}, len(y)={len(labels)}"
+                f"Received: len(x)={num_examples}, len(y)={len(labels)}"
             )
         dataset = tf.data.Dataset.from_tensor_slices((features, labels))
         if shuffle:
@@ -932,6 +934,18 @@ def _unpack(data):
 
 
 def _as_array(x, role):
+    """`x` as a NumPy array, or a dict of them (named model inputs, e.g.
+    a text preprocessor's `token_ids` / `padding_mask`)."""
+    if isinstance(x, dict):
+        features = {k: _as_array(v, f"{role}[{k!r}]") for k, v in x.items()}
+        sizes = {len(v) for v in features.values()}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"Every input of `{role}` must have the same number of "
+                "examples. Received: "
+                + ", ".join(f"{k}: {len(v)}" for k, v in features.items())
+            )
+        return features
     features = np.asarray(x)
     if not np.issubdtype(features.dtype, np.number) and features.dtype != bool:
         raise TypeError(
