@@ -39,13 +39,23 @@ from kerasft.models import (  # noqa: E402
 from kerasft.training import (  # noqa: E402
     Checkpointer,
     ConfusionMatrix,
+    EntityF1,
+    EntityPrecision,
+    EntityRecall,
+    ExactMatch,
     F1Score,
+    MultiLabelF1,
+    MultiLabelPrecision,
+    MultiLabelRecall,
     NonFiniteLossError,
+    PearsonCorrelation,
     Precision,
     Recall,
+    SpearmanCorrelation,
     TensorBoardLogger,
     Trainer,
     TrainingConfig,
+    tune_thresholds,
 )
 from kerasft import finetuning  # noqa: E402
 from kerasft.finetuning import (  # noqa: E402

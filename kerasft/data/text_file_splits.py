@@ -1,8 +1,8 @@
 """Train / validation / test splits of the user's text files.
 
-The label map is learned from the train file only; the other files are
-encoded with it, and a split without a file is cut from the train rows,
-seeded and stratified (see `load_text_splits`).
+The label map is learned from the train file only (or given); the other
+files are encoded with it, and a split without a file is cut from the train
+rows, seeded, and stratified for classification (see `load_text_splits`).
 """
 
 import dataclasses
@@ -20,15 +20,19 @@ class TextFileSplits:
     """Train, validation and test data from files, with one label map.
 
     Each split is `(texts, labels)`: texts a list of str, or a
-    `(first, second)` tuple of lists for sentence pairs; labels an int64
-    array `(N,)` of class ids from `label_map`. `validation` and `test` are
-    None when there is neither a file nor a fraction for them.
+    `(first, second)` tuple of lists for sentence pairs; labels as
+    `load_text_file` gives them for `task`: an int64 array `(N,)` of class
+    ids from `label_map`, float32 multi-hot rows `(N, len(label_map))`, or
+    float32 targets `(N,)` / `(N, num_outputs)` (regression, whose
+    `label_map` is None). `validation` and `test` are None when there is
+    neither a file nor a fraction for them.
     """
 
     train: tuple
     validation: tuple | None
     test: tuple | None
-    label_map: LabelMap
+    label_map: LabelMap | None
+    task: str = "classification"
 
 
 def load_text_splits(
@@ -45,15 +49,24 @@ def load_text_splits(
     delimiter=None,
     clean_html=False,
     max_rows=None,
+    task="classification",
+    label_map=None,
+    label_format="names",
+    label_separator=",",
+    num_outputs=1,
+    quoting=None,
+    column_names=None,
+    allow_extra_fields=False,
 ):
     """Loads train, validation and test splits with one label map.
 
-    The label map is learned from the train file alone; the test and
-    validation files are encoded with it, so a label the train file lacks is
-    an error (naming the file, line and column) rather than a new class. A
-    split without a file is cut from the train file's rows: a seeded shuffle
-    stratified by label (`train_val_test_split`), test first; every part
-    keeps the file's row order.
+    The label map is learned from the train file alone (unless `label_map`
+    is given); the test and validation files are encoded with it, so a label
+    the train file lacks is an error (naming the file, line and column)
+    rather than a new class. A split without a file is cut from the train
+    file's rows: a seeded shuffle (`train_val_test_split`), test first,
+    stratified by label for classification (multi-label rows and regression
+    targets are cut unstratified); every part keeps the file's row order.
 
     Args:
         train_path: str or path-like. The training file.
@@ -78,9 +91,17 @@ def load_text_splits(
             `file_format` is None).
         max_rows: int or None. Read at most this many rows of each file.
             Defaults to None (all).
+        task: str. `"classification"`, `"multi_label"` or `"regression"`
+            (see `read_text_file`). Defaults to `"classification"`.
+        label_map: `LabelMap` or None. Encodes every file's labels (needed
+            for `label_format="ids"`). Defaults to None: learned from the
+            train file.
+        label_format, label_separator, num_outputs, quoting, column_names,
+            allow_extra_fields: see `load_text_file`; the same for every
+            file.
 
     Returns:
-        A `TextFileSplits(train, validation, test, label_map)`.
+        A `TextFileSplits(train, validation, test, label_map, task)`.
 
     Example:
     ```python
@@ -107,8 +128,17 @@ def load_text_splits(
         delimiter=delimiter,
         clean_html=clean_html,
         max_rows=max_rows,
+        task=task,
+        label_format=label_format,
+        label_separator=label_separator,
+        num_outputs=num_outputs,
+        quoting=quoting,
+        column_names=column_names,
+        allow_extra_fields=allow_extra_fields,
     )
-    texts, labels, label_map = load_text_file(train_path, **options)
+    texts, labels, label_map = load_text_file(
+        train_path, label_map=label_map, **options
+    )
     test = validation = None
     if test_path is not None:
         test = load_text_file(test_path, label_map=label_map, **options)[:2]
@@ -120,21 +150,33 @@ def load_text_splits(
     # The fractions of the splits that come from their own file are 0.
     cut_validation = 0.0 if validation_path is not None else validation_fraction
     cut_test = 0.0 if test_path is not None else test_fraction
+    stratify = task == "classification"
     train = (texts, labels)
     if cut_validation or cut_test:
         try:
-            # Split row indices: the texts are not numeric arrays.
+            # Split row indices: the texts are not numeric arrays. Only
+            # class ids stratify; for the other tasks the row indices stand
+            # in as labels.
+            rows = np.arange(len(labels))
             (train_rows, _), (val_rows, _), (test_rows, _) = (
                 train_val_test_split(
-                    np.arange(len(labels)),
-                    labels,
+                    rows,
+                    labels if stratify else rows,
                     val_fraction=cut_validation,
                     test_fraction=cut_test,
                     seed=seed,
-                    stratify=True,
+                    stratify=stratify,
                 )
             )
         except ValueError as error:
+            if not stratify:
+                raise ValueError(
+                    f"Cannot cut a split from '{train_path}' "
+                    f"({len(labels)} rows): {error} Pass test_path / "
+                    "validation_path or smaller fractions. Received: "
+                    f"validation_fraction={validation_fraction}, "
+                    f"test_fraction={test_fraction}"
+                ) from error
             counts = np.bincount(labels, minlength=len(label_map))
             raise ValueError(
                 f"Cannot cut a stratified split from '{train_path}' "
@@ -149,7 +191,8 @@ def load_text_splits(
         if cut_test:
             test = _take(texts, labels, test_rows)
     return TextFileSplits(
-        train=train, validation=validation, test=test, label_map=label_map
+        train=train, validation=validation, test=test, label_map=label_map,
+        task=task,
     )
 
 

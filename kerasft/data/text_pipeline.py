@@ -12,6 +12,8 @@ Also loaders for text data: a folder of `.txt` files, one subfolder per class
 (`load_text_folder`), and TensorFlow Datasets text sets (`load_tfds_text`).
 """
 
+import numbers
+
 import keras
 import keras_hub
 import numpy as np
@@ -20,6 +22,7 @@ import tensorflow as tf
 from kerasft import presets
 from kerasft.checks import check_choice, check_int, check_path, is_int
 from kerasft.data.checks import check_labels
+from kerasft.data.text_file import TASKS
 from kerasft.data.tfds_loader import load_tfds
 
 # Shuffle buffer when a dataset's length is unknown.
@@ -117,6 +120,7 @@ def make_text_dataset(
     cache=True,
     drop_remainder=False,
     shuffle_buffer_size=None,
+    task=None,
 ):
     """Makes a dataset of tokenized, padded batches from strings.
 
@@ -144,8 +148,11 @@ def make_text_dataset(
             of two such lists for sentence pairs; or an unbatched
             `tf.data.Dataset` of strings, `(text, label)` or
             `((first, second), label)` (e.g. from `load_rt_polarity`).
-        labels: array-like of ints, one per text, or None (no labels, for
-            prediction; also None with a dataset, which holds them).
+        labels: array-like, one row per text: class ids (ints) `(N,)`;
+            float targets `(N,)` or `(N, k)` for regression; multi-hot 0/1
+            rows `(N, num_labels)` for multi-label (as `load_text_file`
+            gives them). Or None (no labels, for prediction; also None with
+            a dataset, which holds them).
         preprocessor: a `keras_hub.models.TextClassifierPreprocessor` of
             any family (e.g. from `text_preprocessor`), a keras-hub
             tokenizer of one (`BertTokenizer`, `RobertaTokenizer`, ...), or
@@ -160,19 +167,30 @@ def make_text_dataset(
             dropped and `sequence_length` is always the last bucket.
             Defaults to None (no bucketing).
         num_classes: int or None. With `labels`, checks they are class ids
-            in `[0, num_classes)`.
+            in `[0, num_classes)` (for `task="multi_label"`: that the rows
+            are `num_classes` wide).
         cache: bool. Cache the tokenized examples in memory. Defaults to
             `True`.
         drop_remainder: bool. Drop partial batches (per bucket), for a
             static batch dimension. Defaults to `False`.
         shuffle_buffer_size: int or None. Defaults to the number of
             examples (a full shuffle), or 10,000 when unknown.
+        task: str or None. What `labels` are, checked before anything is
+            tokenized: `"classification"` (integer class ids >= 0, one per
+            text), `"multi_label"` (rows of 0/1, all one width: the first
+            bad value is named with its row) or `"regression"` (numbers,
+            `(N,)` or `(N, k)`: a string is a `TypeError` naming it, NaN or
+            inf a `ValueError`). Multi-label and regression targets become
+            float32; a dataset's labels are checked by their spec and cast.
+            Defaults to None: inferred from the dtype, integers as class
+            ids, floats kept as float targets.
 
     Returns:
         A prefetched `tf.data.Dataset` of `(features, labels)` batches
         (features alone without labels): features a dict of int32
         `token_ids`, `padding_mask` (1 = real token), `segment_ids`; labels
-        int64 `(batch,)`.
+        int64 `(batch,)` for class ids, float32 `(batch,)` / `(batch, k)`
+        for float or multi-hot targets.
 
     Example:
     ```python
@@ -181,9 +199,15 @@ def make_text_dataset(
     train = make_text_dataset(["a fine film", "dull"], [1, 0], preprocessor,
                               batch_size=2, bucket_boundaries=(16, 32))
     features, labels = next(iter(train))  # token_ids (2, 16)
+    # Multi-label: multi-hot float32 rows, here 2 texts and 3 labels.
+    tagged = make_text_dataset(["a fine film", "dull"],
+                               [[1, 0, 1], [0, 1, 0]], preprocessor,
+                               task="multi_label")
     ```
     """
     check_int("batch_size", batch_size)
+    if task is not None:
+        check_choice("task", task, TASKS)
     if shuffle_buffer_size is not None:
         check_int("shuffle_buffer_size", shuffle_buffer_size)
     preprocessor = _as_preprocessor(preprocessor, sequence_length)
@@ -191,9 +215,11 @@ def make_text_dataset(
     boundaries = _check_boundaries(bucket_boundaries, sequence_length)
 
     if isinstance(texts, tf.data.Dataset):
-        dataset, has_labels = _check_text_dataset(texts, labels)
+        dataset, has_labels = _check_text_dataset(texts, labels, task)
     else:
-        dataset, has_labels = _dataset_from_lists(texts, labels, num_classes)
+        dataset, has_labels = _dataset_from_lists(
+            texts, labels, num_classes, task
+        )
 
     dataset = _tokenize(dataset, preprocessor, has_labels)
     if cache:
@@ -292,6 +318,176 @@ def load_tfds_text(name, split="train", data_dir=None, download=False):
     )
 
 
+# --- Targets ------------------------------------------------------------------
+
+
+def _check_targets(labels, num_examples, num_classes, task):
+    """The labels of `num_examples` texts as an array checked for `task`."""
+    if task in ("multi_label", "regression"):
+        if task == "regression" and num_classes is not None:
+            raise ValueError(
+                "`num_classes` checks class ids; task='regression' has "
+                f"none. Received: num_classes={num_classes!r}, "
+                "task='regression'"
+            )
+        _check_row_widths(labels, task)
+        if task == "regression":
+            _check_numbers(labels)
+        return _float_targets(check_labels(labels, num_examples), num_classes,
+                              task)
+    labels = check_labels(labels, num_examples, num_classes=num_classes)
+    if task == "classification" and (
+        labels.dtype.kind not in "iu" or labels.ndim != 1
+    ):
+        raise TypeError(
+            "`labels` must be integer class ids, one per text, for "
+            f"task='classification'. Received: labels.dtype={labels.dtype}, "
+            f"shape={labels.shape} (for float or multi-hot targets pass "
+            "task='regression' or 'multi_label')"
+        )
+    if labels.dtype.kind in "iu":
+        if labels.min() < 0:
+            raise ValueError(
+                "`labels` must be class ids >= 0. Received: labels with "
+                f"min={int(labels.min())}"
+            )
+        return labels.astype(np.int64)
+    if labels.dtype == np.float64:
+        return labels.astype(np.float32)
+    return labels
+
+
+def _check_row_widths(labels, task):
+    """Raises naming two rows of different widths in nested label lists."""
+    if isinstance(labels, np.ndarray) and labels.dtype != object:
+        return  # rectangular by construction
+    try:
+        rows = list(labels)
+    except TypeError:
+        return  # not a sequence: check_labels says so
+
+    def width(row):
+        if isinstance(row, (list, tuple)) or (
+            isinstance(row, np.ndarray) and row.ndim
+        ):
+            return len(row)
+        return None  # a single value
+
+    widths = [width(row) for row in rows]
+    for index, row_width in enumerate(widths):
+        if row_width != widths[0]:
+            what = (
+                "one value per label name" if task == "multi_label"
+                else "the same number of targets"
+            )
+
+            def shown(w):
+                if w is None:
+                    return "a single value"
+                return f"{w} value{'' if w == 1 else 's'}"
+
+            raise ValueError(
+                f"`labels` rows must all have the same width for "
+                f"task={task!r} ({what}). Received: labels[0] has "
+                f"{shown(widths[0])}, labels[{index}] has {shown(row_width)}"
+            )
+
+
+def _check_numbers(labels):
+    """Raises a TypeError naming the first regression target not a number."""
+    try:
+        if np.asarray(labels).dtype.kind in "biuf":
+            return
+    except ValueError:
+        return  # ragged: check_labels says so
+    values = np.asarray(labels, dtype=object)
+    for index in np.ndindex(values.shape):
+        value = values[index]
+        if not isinstance(value, numbers.Real):
+            position = "".join(f"[{i}]" for i in index)
+            raise TypeError(
+                "`labels` must be numbers for task='regression'. Received: "
+                f"labels{position}={value!r} of type {type(value).__name__} "
+                "(convert the targets with float() first)"
+            )
+
+
+def _float_targets(labels, num_classes, task):
+    """Checks multi-hot / regression targets; returns them as float32."""
+    if labels.ndim > 2 or (task == "multi_label" and (
+        labels.ndim != 2 or labels.shape[1] == 0
+    )):
+        expected = (
+            "(num_examples, num_labels)" if task == "multi_label"
+            else "(num_examples,) or (num_examples, num_outputs)"
+        )
+        raise ValueError(
+            f"`labels` for task={task!r} must have shape {expected}. "
+            f"Received: labels with shape {labels.shape}"
+        )
+    if task == "multi_label":
+        if num_classes is not None and labels.shape[1] != num_classes:
+            raise ValueError(
+                "`labels` rows must be `num_classes` wide (one column per "
+                f"label). Received: labels with shape {labels.shape}, "
+                f"num_classes={num_classes}"
+            )
+        # NaN is neither 0 nor 1: caught too.
+        bad = np.argwhere((labels != 0) & (labels != 1))
+        if len(bad):
+            row, column = bad[0]
+            raise ValueError(
+                "`labels` must be multi-hot (each 0 or 1) for "
+                "task='multi_label'. Received: "
+                f"labels[{row}][{column}]={labels[row, column].item()!r} "
+                f"in row {row}"
+            )
+    else:
+        bad = np.argwhere(~np.isfinite(labels.astype(np.float64)))
+        if len(bad):
+            index = tuple(bad[0])
+            position = "".join(f"[{i}]" for i in index)
+            raise ValueError(
+                "`labels` must be finite numbers for task='regression' (NaN "
+                "or inf would make every loss NaN). Received: "
+                f"labels{position}={labels[index].item()!r} in row "
+                f"{index[0]}"
+            )
+    return labels.astype(np.float32)
+
+
+def _cast_dataset_targets(dataset, label_spec, task):
+    """Checks a dataset's label spec for `task`; float targets -> float32."""
+    dtype = getattr(label_spec, "dtype", None)
+    rank = label_spec.shape.rank if dtype is not None else None
+    numeric = dtype is not None and (
+        dtype.is_integer or dtype.is_floating or dtype == tf.bool
+    )
+    ranks = {"classification": (0,), "multi_label": (1,),
+             "regression": (0, 1)}[task]
+    if (
+        not numeric
+        or (task == "classification" and not dtype.is_integer)
+        or rank not in ranks
+    ):
+        expected = {
+            "classification": "integer class ids, shape ()",
+            "multi_label": "multi-hot rows of numbers, shape (num_labels,)",
+            "regression": "numbers, shape () or (num_outputs,)",
+        }[task]
+        raise TypeError(
+            f"`texts` must hold labels of {expected} for task={task!r}. "
+            f"Received: a dataset with labels {label_spec}"
+        )
+    if task == "classification":
+        return dataset  # cast to int64 with the tokens
+
+    def to_float32(text, label):
+        return text, tf.cast(label, tf.float32)
+
+    return dataset.map(to_float32, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 # --- Helpers ------------------------------------------------------------------
 
 
@@ -379,7 +575,7 @@ def _as_strings(values, name):
     return strings
 
 
-def _dataset_from_lists(texts, labels, num_classes):
+def _dataset_from_lists(texts, labels, num_classes, task):
     is_pair = (
         isinstance(texts, tuple)
         and len(texts) == 2
@@ -406,20 +602,11 @@ def _dataset_from_lists(texts, labels, num_classes):
                 f"Received: labels=None, num_classes={num_classes!r}"
             )
         return tf.data.Dataset.from_tensor_slices(features), False
-    labels = check_labels(labels, num_examples, num_classes=num_classes)
-    if labels.dtype.kind in "iu":
-        if labels.min() < 0:
-            raise ValueError(
-                "`labels` must be class ids >= 0. Received: labels with "
-                f"min={int(labels.min())}"
-            )
-        labels = labels.astype(np.int64)
-    elif labels.dtype == np.float64:
-        labels = labels.astype(np.float32)
+    labels = _check_targets(labels, num_examples, num_classes, task)
     return tf.data.Dataset.from_tensor_slices((features, labels)), True
 
 
-def _check_text_dataset(dataset, labels):
+def _check_text_dataset(dataset, labels, task):
     if labels is not None:
         raise ValueError(
             "`labels` must be None when `texts` is a tf.data.Dataset (its "
@@ -449,6 +636,8 @@ def _check_text_dataset(dataset, labels):
             "`texts` is an empty dataset. Received: a dataset with "
             "cardinality 0 (expected at least one example)"
         )
+    if has_labels and task is not None:
+        dataset = _cast_dataset_targets(dataset, spec[1], task)
     return dataset, has_labels
 
 

@@ -1,3 +1,5 @@
+"""Training: the `Trainer`, its config, checkpoints, logging and metrics."""
+
 from kerasft.training.checkpointer import Checkpointer
 from kerasft.training.classification_metrics import (
     ConfusionMatrix,
@@ -5,6 +7,44 @@ from kerasft.training.classification_metrics import (
     Precision,
     Recall,
 )
+from kerasft.training.entity_metrics import (
+    EntityF1,
+    EntityPrecision,
+    EntityRecall,
+)
+from kerasft.training.multi_label_metrics import (
+    ExactMatch,
+    MultiLabelF1,
+    MultiLabelPrecision,
+    MultiLabelRecall,
+    tune_thresholds,
+)
+from kerasft.training.regression_metrics import (
+    PearsonCorrelation,
+    SpearmanCorrelation,
+)
 from kerasft.training.tensorboard_logger import TensorBoardLogger
 from kerasft.training.trainer import NonFiniteLossError, Trainer
 from kerasft.training.training_config import TrainingConfig
+
+__all__ = [
+    "Checkpointer",
+    "ConfusionMatrix",
+    "EntityF1",
+    "EntityPrecision",
+    "EntityRecall",
+    "ExactMatch",
+    "F1Score",
+    "MultiLabelF1",
+    "MultiLabelPrecision",
+    "MultiLabelRecall",
+    "NonFiniteLossError",
+    "PearsonCorrelation",
+    "Precision",
+    "Recall",
+    "SpearmanCorrelation",
+    "TensorBoardLogger",
+    "Trainer",
+    "TrainingConfig",
+    "tune_thresholds",
+]

@@ -10,7 +10,11 @@ output binary models where Keras' BinaryAccuracy would threshold logits at
 
 import keras
 
-from kerasft.training import classification_metrics
+from kerasft.training import (
+    classification_metrics,
+    multi_label_metrics,
+    regression_metrics,
+)
 
 LOSSES = {
     "sparse_categorical_crossentropy": (
@@ -26,6 +30,7 @@ LOSSES = {
     "mean_squared_error": lambda: keras.losses.MeanSquaredError(),
     "mae": lambda: keras.losses.MeanAbsoluteError(),
     "mean_absolute_error": lambda: keras.losses.MeanAbsoluteError(),
+    "huber": lambda: keras.losses.Huber(),
 }
 
 OPTIMIZERS = {
@@ -39,7 +44,12 @@ DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3,
                           "rmsprop": 1e-3}
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
-REGRESSION_METRICS = ("mae", "mse", "rmse")
+# For sigmoid outputs (binary cross-entropy), each output a label; micro /
+# macro F1 also apply to single-label classes.
+MULTI_LABEL_METRICS = ("micro_f1", "macro_f1", "exact_match")
+REGRESSION_METRICS = ("mae", "mse", "rmse", "pearson", "spearman")
+METRIC_NAMES = CLASSIFICATION_METRICS + MULTI_LABEL_METRICS + (
+    REGRESSION_METRICS)
 
 # The task decides which metrics and probability transform apply.
 TASKS = ("sparse", "categorical", "binary", "regression")
@@ -143,7 +153,7 @@ def _get_optimizer(optimizer, learning_rate):
 
 def check_metric_names(metrics):
     """Validates metric names early, before the model's output is known."""
-    known = CLASSIFICATION_METRICS + REGRESSION_METRICS
+    known = METRIC_NAMES
     for metric in metrics or ():
         if isinstance(metric, str) and metric.lower() not in known:
             raise ValueError(
@@ -161,16 +171,50 @@ def check_metric_names(metrics):
 def get_metrics(metrics, task, num_outputs, average=None):
     """Builds metric objects once the number of model outputs is known.
 
+    Names by task:
+    - classification (`"sparse"`, `"categorical"`): `"accuracy"`, and
+      `"precision"`, `"recall"`, `"f1"` from a confusion matrix (average
+      from `average`), `"micro_f1"`, `"macro_f1"`.
+    - `"binary"` with one output: the same, the confusion matrix having two
+      classes; `"micro_f1"`, `"macro_f1"` and `"exact_match"` treat the
+      output as one label (both F1s are then the positive class's F1, exact
+      match is accuracy).
+    - `"binary"` with several outputs (multi-label): `"accuracy"` is Keras'
+      element-wise `BinaryAccuracy`; `"precision"`, `"recall"`, `"f1"` are
+      the multi-label metrics (`MultiLabelF1` & co.) averaged as `average`
+      says, `"micro_f1"` / `"macro_f1"` fix the average, `"exact_match"`
+      is subset accuracy.
+    - `"regression"`: `"mae"`, `"mse"`, `"rmse"`, `"pearson"`,
+      `"spearman"` (over the whole set, one per output, averaged).
+    A name that does not fit the task raises a `ValueError`. Metrics that
+    need more than a name (e.g. `EntityF1`, which needs the tag names) are
+    passed as instances, returned as given.
+
     Args:
         metrics: list of names or `keras.metrics.Metric` instances.
         task: one of `TASKS` (from `get_loss`).
         num_outputs: int. Size of the model's last output dimension.
-        average: `"binary"` or `"macro"` for precision / recall / F1.
-            Defaults to binary for two-class tasks, macro otherwise.
+        average: `"binary"`, `"macro"` or `"micro"` for precision / recall
+            / F1. Defaults to binary for two-class tasks, macro otherwise
+            (multi-label included, which does not take binary).
+
+    Example:
+    >>> [m.name for m in get_metrics(["f1", "exact_match"], "binary", 3)]
+    ['f1', 'exact_match']
     """
     check_metric_names(metrics)
+    multi_label = task == "binary" and num_outputs > 1
     num_classes = 2 if task == "binary" else num_outputs
-    if average is None:
+    if multi_label:
+        if average == "binary":
+            raise ValueError(
+                "`average='binary'` scores the positive class of a one-"
+                f"output model; a multi-label model ({num_outputs} sigmoid "
+                "outputs) takes 'micro' or 'macro'. Received: "
+                "average='binary'"
+            )
+        average = average or "macro"
+    elif average is None:
         average = "binary" if num_classes == 2 else "macro"
     built = []
     for metric in metrics or ():
@@ -178,30 +222,72 @@ def get_metrics(metrics, task, num_outputs, average=None):
             built.append(metric)
             continue
         name = metric.lower()
-        if name in CLASSIFICATION_METRICS and task == "regression":
-            raise ValueError(
-                f"Metric {metric!r} needs a classification loss. Received: "
-                "a regression loss. Use 'mae', 'mse' or 'rmse'."
-            )
-        if name == "accuracy":
-            built.append(
-                {
-                    "sparse": keras.metrics.SparseCategoricalAccuracy,
-                    "categorical": keras.metrics.CategoricalAccuracy,
-                    "binary": keras.metrics.BinaryAccuracy,
-                }[task](name="accuracy")
-            )
-        elif name in ("precision", "recall", "f1"):
-            cls = {
-                "precision": classification_metrics.Precision,
-                "recall": classification_metrics.Recall,
-                "f1": classification_metrics.F1Score,
-            }[name]
-            built.append(cls(num_classes, average=average, name=name))
-        elif name == "mae":
-            built.append(keras.metrics.MeanAbsoluteError(name="mae"))
-        elif name == "mse":
-            built.append(keras.metrics.MeanSquaredError(name="mse"))
-        elif name == "rmse":
-            built.append(keras.metrics.RootMeanSquaredError(name="rmse"))
+        _check_fits_task(metric, name, task)
+        built.append(_named_metric(name, task, num_outputs, num_classes,
+                                   average, multi_label))
     return built
+
+
+def _check_fits_task(metric, name, task):
+    regression_only = ("pearson", "spearman")
+    if task == "regression" and name not in REGRESSION_METRICS:
+        raise ValueError(
+            f"Metric {metric!r} needs a classification loss. Received: a "
+            f"regression loss. Use one of {list(REGRESSION_METRICS)}."
+        )
+    if task != "regression" and name in regression_only:
+        raise ValueError(
+            f"Metric {metric!r} needs a regression loss (e.g. 'mse', "
+            f"'mae', 'huber'). Received: a classification loss (task "
+            f"{task!r})."
+        )
+    if name == "exact_match" and task != "binary":
+        raise ValueError(
+            "Metric 'exact_match' compares sets of labels: it needs "
+            "multi-label outputs (binary cross-entropy). For single-label "
+            f"classes it equals 'accuracy'. Received: task {task!r}."
+        )
+
+
+def _named_metric(name, task, num_outputs, num_classes, average,
+                  multi_label):
+    """One metric from a name that fits the task (see `get_metrics`)."""
+    if name == "accuracy":
+        return {
+            "sparse": keras.metrics.SparseCategoricalAccuracy,
+            "categorical": keras.metrics.CategoricalAccuracy,
+            "binary": keras.metrics.BinaryAccuracy,
+        }[task](name="accuracy")
+    if name in ("precision", "recall", "f1") and multi_label:
+        cls = {
+            "precision": multi_label_metrics.MultiLabelPrecision,
+            "recall": multi_label_metrics.MultiLabelRecall,
+            "f1": multi_label_metrics.MultiLabelF1,
+        }[name]
+        return cls(num_outputs, average=average, name=name)
+    if name in ("precision", "recall", "f1"):
+        cls = {
+            "precision": classification_metrics.Precision,
+            "recall": classification_metrics.Recall,
+            "f1": classification_metrics.F1Score,
+        }[name]
+        return cls(num_classes, average=average, name=name)
+    if name in ("micro_f1", "macro_f1"):
+        fixed = name.split("_")[0]
+        if task == "binary":  # each output a label, one output included
+            return multi_label_metrics.MultiLabelF1(
+                num_outputs, average=fixed, name=name)
+        return classification_metrics.F1Score(num_classes, average=fixed,
+                                              name=name)
+    if name == "exact_match":
+        return multi_label_metrics.ExactMatch(num_outputs, name=name)
+    if name == "pearson":
+        return regression_metrics.PearsonCorrelation(num_outputs, name=name)
+    if name == "spearman":
+        return regression_metrics.SpearmanCorrelation(
+            num_outputs=num_outputs, name=name)
+    return {
+        "mae": keras.metrics.MeanAbsoluteError,
+        "mse": keras.metrics.MeanSquaredError,
+        "rmse": keras.metrics.RootMeanSquaredError,
+    }[name](name=name)

@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 import time
 
 import numpy as np
@@ -340,6 +341,280 @@ def test_given_label_map_rejects_unknown_labels(tmp_path):
         load_text_file(path, "text", None)
 
 
+# --- multi_label --------------------------------------------------------------
+
+EMOTIONS = ["anger", "joy", "love"]
+
+
+def test_multi_label_names_in_every_format(tmp_path):
+    rows = [("joy, love", "a"), ("", "b"), ("anger", "c")]
+    csv_file = write(
+        tmp_path / "a.csv",
+        "text,tags\n" + "".join(f'{t},"{tags}"\n' for tags, t in rows),
+    )
+    jsonl = write(tmp_path / "a.jsonl", "".join(
+        json.dumps({"text": t, "tags": value}) + "\n"
+        for t, value in [("a", ["joy", "love"]), ("b", None), ("c", "anger")]
+    ))
+    for path in (csv_file, jsonl):
+        table = read_text_file(path, "text", "tags", task="multi_label")
+        assert table.task == "multi_label"
+        assert table.labels == [("joy", "love"), (), ("anger",)]
+        texts, labels, label_map = load_text_file(
+            path, "text", "tags", task="multi_label"
+        )
+        assert texts == ["a", "b", "c"]
+        assert label_map.names == ("anger", "joy", "love")  # sorted
+        assert labels.dtype == np.float32
+        # An empty cell (or null) is no label: a row of zeros.
+        np.testing.assert_array_equal(labels, [[0, 1, 1], [0, 0, 0],
+                                               [1, 0, 0]])
+
+
+def test_multi_label_ids_into_given_names(tmp_path):
+    # GoEmotions' layout: no header, CSV-quoted texts in a TSV, ids.
+    path = write(
+        tmp_path / "a.tsv",
+        '"Tab\tinside, ""quoted"""\t2,0\tx1\nfine\t1\tx2\nmeh\t\tx3\n',
+    )
+    options = dict(
+        task="multi_label", label_format="ids", quoting=True,
+        column_names=["text", "ids", "id"],
+    )
+    texts, labels, label_map = load_text_file(
+        path, "text", "ids", label_map=LabelMap(EMOTIONS), **options
+    )
+    assert texts == ['Tab\tinside, "quoted"', "fine", "meh"]
+    np.testing.assert_array_equal(labels, [[1, 0, 1], [0, 1, 0], [0, 0, 0]])
+    assert label_map.names == tuple(EMOTIONS)
+    # The same ids read as names are just the names "0", "1", "2".
+    _, _, as_names = load_text_file(
+        path, "text", "ids", task="multi_label", quoting=True,
+        column_names=["text", "ids", "id"],
+    )
+    assert as_names.names == ("0", "1", "2")
+    # JSON ids may be ints; the separator is an option.
+    jsonl = write(tmp_path / "a.jsonl", '{"t": "a", "y": [2, 1]}\n'
+                                        '{"t": "b", "y": 0}\n')
+    _, labels, _ = load_text_file(
+        jsonl, "t", "y", task="multi_label", label_format="ids",
+        label_map=LabelMap(EMOTIONS),
+    )
+    np.testing.assert_array_equal(labels, [[0, 1, 1], [1, 0, 0]])
+    piped = write(tmp_path / "p.csv", "t,y\na,joy|love\n")
+    _, labels, _ = load_text_file(
+        piped, "t", "y", task="multi_label", label_separator="|",
+        label_map=LabelMap(EMOTIONS),
+    )
+    assert labels.tolist() == [[0, 1, 1]]
+
+
+def test_multi_label_errors_name_file_line_and_column(tmp_path):
+    path = write(tmp_path / "a.tsv", "text\tids\na\t0\nb\t1,,2\n")
+    with pytest.raises(
+        ValueError,
+        match=r"a.tsv' line 3, column 'ids': an empty label between "
+        r"separators \(labels are separated by ','; an empty cell means no "
+        r"label\). Received: '1,,2'",
+    ):
+        read_text_file(path, "text", "ids", task="multi_label")
+    out_of_range = write(tmp_path / "b.tsv", "text\tids\na\t0\nb\t1,3\n")
+    with pytest.raises(
+        ValueError,
+        match=r"b.tsv' line 3, column 'ids': label id '3' is out of range: "
+        r"ids index the 3 label names, so they are ints from 0 to 2",
+    ):
+        load_text_file(out_of_range, "text", "ids", task="multi_label",
+                       label_format="ids", label_map=LabelMap(EMOTIONS))
+    unknown = write(tmp_path / "c.csv", 'text,tags\na,joy\nb,"joy,fear"\n')
+    with pytest.raises(
+        ValueError,
+        match=r"c.csv' line 3, column 'tags': unknown label 'fear'; the "
+        r"label map knows \['anger', 'joy', 'love'\]",
+    ):
+        load_text_file(unknown, "text", "tags", task="multi_label",
+                       label_map=LabelMap(EMOTIONS))
+    with pytest.raises(
+        ValueError,
+        match=r"label_format='ids' reads each label as an id .* Received: "
+        r"label_map=None",
+    ):
+        load_text_file(path, "text", "ids", task="multi_label",
+                       label_format="ids")
+    empty = write(tmp_path / "d.csv", "text,tags\na,\nb, \n")
+    with pytest.raises(
+        ValueError,
+        match=r"d.csv', column 'tags': no row has a label.*Received: 2 rows",
+    ):
+        load_text_file(empty, "text", "tags", task="multi_label")
+    bad_json = write(tmp_path / "e.jsonl", '{"t": "a", "y": ["joy", true]}\n')
+    with pytest.raises(
+        ValueError,
+        match=r"e.jsonl' line 1, column 'y': expected a list of labels",
+    ):
+        read_text_file(bad_json, "t", "y", task="multi_label")
+
+
+# --- regression ---------------------------------------------------------------
+
+
+def test_regression_targets(tmp_path):
+    path = write(tmp_path / "a.tsv", 'text\tscore\na "b\t3.8\nc\t 0 \n'
+                                     "d\t-1.5e-1\n")
+    table = read_text_file(path, "text", "score", task="regression")
+    assert table.labels == [(3.8,), (0.0,), (-0.15,)]
+    texts, scores, label_map = load_text_file(
+        path, "text", "score", task="regression"
+    )
+    assert texts == ['a "b', "c", "d"]
+    assert label_map is None
+    assert scores.dtype == np.float32 and scores.shape == (3,)
+    np.testing.assert_allclose(scores, [3.8, 0.0, -0.15])
+    two = write(tmp_path / "b.csv", 'text,xy\na,"1,2.5"\nb,"-3, 4"\n')
+    _, targets, _ = load_text_file(two, "text", "xy", task="regression",
+                                   num_outputs=2)
+    assert targets.dtype == np.float32
+    np.testing.assert_array_equal(targets, [[1, 2.5], [-3, 4]])
+    jsonl = write(tmp_path / "c.jsonl", '{"t": "a", "y": 2}\n'
+                                        '{"t": "b", "y": "0.5"}\n')
+    assert load_text_file(jsonl, "t", "y", task="regression")[1].tolist() \
+        == [2.0, 0.5]
+    pairs = write(tmp_path / "d.jsonl", '{"t": "a", "y": [1, 0.5]}\n')
+    assert load_text_file(pairs, "t", "y", task="regression",
+                          num_outputs=2)[1].tolist() == [[1.0, 0.5]]
+
+
+@pytest.mark.parametrize(
+    "cell, num_outputs, message",
+    [
+        ("n/a", 1, "'n/a' is not a number (task='regression' needs a "
+                   "number). Received: 'n/a'"),
+        ("nan", 1, "'nan' is not a finite number"),
+        ("-inf", 1, "'-inf' is not a finite number"),
+        ("1,5", 1, "2 values, but num_outputs=1 (expected a number). "
+                   "Received: '1,5'"),
+        ("1", 2, "1 value, but num_outputs=2 (expected 2 numbers separated "
+                 "by ',')"),
+        ("2,x", 2, "'x' is not a number"),
+        (" ", 1, "the label is missing (every row needs a number). "
+                 "Received: ' '"),
+    ],
+)
+def test_regression_errors_name_file_line_column_and_value(
+    tmp_path, cell, num_outputs, message
+):
+    first = "1" if num_outputs == 1 else "1,2"
+    path = write(tmp_path / "a.tsv", f"text\tscore\na\t{first}\nb\t{cell}\n")
+    where = "a.tsv' line 3, column 'score': "
+    with pytest.raises(ValueError, match=re.escape(where + message)):
+        load_text_file(path, "text", "score", task="regression",
+                       num_outputs=num_outputs)
+
+
+def test_regression_json_errors_and_bad_arguments(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"t": "a", "y": true}\n')
+    with pytest.raises(
+        ValueError,
+        match=r"line 1, column 'y': expected a number \(in JSON, a number or "
+        r"a list of numbers\). Received: true",
+    ):
+        read_text_file(path, "t", "y", task="regression")
+    null = write(tmp_path / "b.jsonl", '{"t": "a", "y": null}\n')
+    with pytest.raises(ValueError, match="the label is missing.*: null"):
+        read_text_file(null, "t", "y", task="regression")
+    with pytest.raises(ValueError, match="task='regression' reads numbers"):
+        load_text_file(path, "t", "y", task="regression",
+                       label_map=LabelMap(["a"]))
+    with pytest.raises(
+        ValueError,
+        match=r"`num_outputs` is the numbers per row of task='regression'. "
+        r"Received: num_outputs=2, task='classification'",
+    ):
+        read_text_file(path, "t", "y", num_outputs=2)
+    with pytest.raises(ValueError, match="Received: num_outputs=0"):
+        read_text_file(path, "t", "y", task="regression", num_outputs=0)
+    with pytest.raises(ValueError, match="`task` must be one of "
+                       "'classification', 'multi_label', 'regression'"):
+        read_text_file(path, "t", "y", task="multilabel")
+    with pytest.raises(ValueError, match="Received: label_format='id'"):
+        load_text_file(path, "t", "y", label_format="id")
+    with pytest.raises(ValueError, match="Received: label_separator=''"):
+        read_text_file(path, "t", "y", label_separator="")
+
+
+# --- quoting, column_names, allow_extra_fields --------------------------------
+
+
+def test_quoting_option(tmp_path):
+    # A CSV export whose texts hold raw, unbalanced quotes.
+    raw = write(tmp_path / "a.csv", 'text,label\n5" tall,1\n"hi,0\n')
+    table = read_text_file(raw, "text", "label", quoting=False)
+    assert table.texts == ['5" tall', '"hi']
+    # TSV: off by default, on to read CSV-quoted fields (a tab inside).
+    quoted = write(tmp_path / "a.tsv", 'text\tlabel\n"a\tb ""c"""\t1\n')
+    with pytest.raises(ValueError, match=r"line 2: 3 fields, but the header "
+                       r"has 2 \(text, label\) \(a tab inside a field\?\)"):
+        read_text_file(quoted, "text", "label")
+    table = read_text_file(quoted, "text", "label", quoting=True)
+    assert table.texts == ['a\tb "c"']
+    with pytest.raises(TypeError, match=r"`quoting` must be True .* "
+                       r"Received: quoting='none' of type str"):
+        read_text_file(raw, "text", quoting="none")
+    with pytest.raises(ValueError, match="`quoting` applies to CSV and TSV"):
+        read_text_file(raw, "text", file_format="jsonl", quoting=False)
+
+
+def test_column_names_for_files_without_a_header(tmp_path):
+    path = write(tmp_path / "a.tsv", "good film\t1\n\nbad\t0\n")
+    table = read_text_file(path, "text", "label",
+                           column_names=("text", "label"))
+    assert table.texts == ["good film", "bad"]
+    assert table.labels == ["1", "0"]
+    assert table.line_numbers == [1, 3]  # the first line is a row
+    with pytest.raises(
+        ValueError,
+        match=r"a.tsv', column 'review': `column_names` has no 'review'; its "
+        r"names are 'text', 'label'",
+    ):
+        read_text_file(path, "review", column_names=["text", "label"])
+    with pytest.raises(
+        ValueError,
+        match=r"a.tsv' line 1: 2 fields, but `column_names` has 3 \(text, "
+        r"label, id\)",
+    ):
+        read_text_file(path, "text", column_names=["text", "label", "id"])
+    with pytest.raises(ValueError, match="`column_names` must be unique"):
+        read_text_file(path, "text", column_names=["text", "text"])
+    with pytest.raises(TypeError, match="`column_names` must be a list"):
+        read_text_file(path, "text", column_names="text")
+    with pytest.raises(TypeError, match="non-empty list of non-empty str"):
+        read_text_file(path, "text", column_names=["text", ""])
+    with pytest.raises(ValueError, match="`column_names` applies to CSV"):
+        read_text_file(path, "text", file_format="jsonl",
+                       column_names=["text"])
+
+
+def test_allow_extra_fields(tmp_path):
+    # STS-B's original test file: two source fields on some rows only.
+    path = write(tmp_path / "a.tsv", "a\t1\nb\t2\tsrc\tsrc\nc\n")
+    with pytest.raises(ValueError, match="line 2: 4 fields, but"):
+        read_text_file(path, "text", column_names=["text", "score"])
+    with pytest.raises(
+        ValueError,
+        match=r"line 3: 1 fields, but `column_names` has 2 \(text, score\) "
+        r"\(rows need at least that many\)",
+    ):
+        read_text_file(path, "text", "score", column_names=["text", "score"],
+                       allow_extra_fields=True)
+    table = read_text_file(path, "text", "score", task="regression",
+                           column_names=["text", "score"],
+                           allow_extra_fields=True, max_rows=2)
+    assert table.labels == [(1.0,), (2.0,)]
+    with pytest.raises(ValueError, match="`allow_extra_fields` applies to"):
+        read_text_file(path, "text", file_format="jsonl",
+                       allow_extra_fields=True)
+
+
 # --- load_text_splits ---------------------------------------------------------
 
 
@@ -451,6 +726,62 @@ def test_too_few_rows_to_stratify(tmp_path):
         load_text_splits(train, "text", "label")
     with pytest.raises(ValueError, match="`validation_fraction` must be"):
         load_text_splits(train, "text", "label", validation_fraction=1.0)
+
+
+def test_multi_label_splits_are_cut_unstratified_with_one_map(tmp_path):
+    tags = ["joy", "", "anger,joy", "love"]
+    rows = "".join(f'row {i},"{tags[i % 4]}"\n' for i in range(20))
+    train = write(tmp_path / "train.csv", "text,tags\n" + rows)
+    test = write(tmp_path / "test.csv", 'text,tags\nt,"love,anger"\n')
+    splits = load_text_splits(
+        train, "text", "tags", test_path=test, validation_fraction=0.25,
+        task="multi_label", seed=1,
+    )
+    assert splits.task == "multi_label"
+    assert splits.label_map.names == ("anger", "joy", "love")
+    assert [len(part[0]) for part in parts(splits)] == [15, 5, 1]
+    np.testing.assert_array_equal(splits.test[1], [[1, 0, 1]])
+    expected = {
+        f"row {i}": LabelMap(["anger", "joy", "love"]).encode_multi_hot(
+            [[t for t in tags[i % 4].split(",") if t]]
+        )[0].tolist()
+        for i in range(20)
+    }
+    for texts, labels in (splits.train, splits.validation):
+        assert labels.dtype == np.float32
+        assert [expected[t] for t in texts] == labels.tolist()
+    seen = splits.train[0] + splits.validation[0]
+    assert sorted(seen) == sorted(expected)
+    again = load_text_splits(
+        train, "text", "tags", test_path=test, validation_fraction=0.25,
+        task="multi_label", seed=1,
+    )
+    assert again.validation[0] == splits.validation[0]
+
+
+def test_regression_splits_and_given_id_map(tmp_path):
+    rows = "".join(f"row {i}\t{i / 4}\n" for i in range(10))
+    train = write(tmp_path / "train.tsv", "text\tscore\n" + rows)
+    splits = load_text_splits(train, "text", "score", task="regression",
+                              validation_fraction=0.2, test_fraction=0.1)
+    assert splits.label_map is None and splits.task == "regression"
+    assert [len(part[0]) for part in parts(splits)] == [7, 2, 1]
+    for texts, scores in parts(splits):
+        assert scores.dtype == np.float32
+        assert [int(t.split()[1]) / 4 for t in texts] == scores.tolist()
+    # Ids need the names; the test file's ids are read into the same ones.
+    ids = write(tmp_path / "ids.tsv", "text\ty\na\t1\nb\t0,1\n")
+    bad = write(tmp_path / "bad.tsv", "text\ty\nc\t2\n")
+    with pytest.raises(ValueError, match=r"bad.tsv' line 2, column 'y': "
+                       r"label id '2' is out of range"):
+        load_text_splits(ids, "text", "y", test_path=bad,
+                         validation_fraction=0, task="multi_label",
+                         label_map=LabelMap(["no", "yes"]),
+                         label_format="ids")
+    tiny = write(tmp_path / "tiny.tsv", "text\tscore\na\t1\n")
+    with pytest.raises(ValueError, match=r"Cannot cut a split from "
+                       r"'.*tiny.tsv' \(1 rows\)"):
+        load_text_splits(tiny, "text", "score", task="regression")
 
 
 # --- the real IMDB files (../shared/data/imdb) --------------------------------

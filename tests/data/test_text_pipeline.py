@@ -7,11 +7,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from kerasft.data import load_rt_polarity
-from kerasft.data import load_text_folder
-from kerasft.data import load_tfds_text
-from kerasft.data import make_text_dataset
-from kerasft.data import text_preprocessor
+from kerasft.data import (
+    load_rt_polarity,
+    load_text_folder,
+    load_tfds_text,
+    make_text_dataset,
+    text_preprocessor,
+)
 
 VOCAB = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "movie",
@@ -109,6 +111,32 @@ def test_unbatched_datasets_with_and_without_labels():
     dataset = make_text_dataset(["good", "bad"], None, preprocessor(),
                                 batch_size=2, shuffle=False)
     assert isinstance(dataset.element_spec, dict)
+
+
+def test_multi_hot_and_regression_targets_are_float32():
+    # Multi-label: int 0/1 rows become float32 (batch, num_labels).
+    dataset = make_text_dataset(
+        ["the film", "a movie", "good"], [[1, 0, 1], [0, 0, 0], [0, 1, 0]],
+        preprocessor(), batch_size=3, shuffle=False, task="multi_label",
+        num_classes=3,
+    )
+    assert dataset.element_spec[1] == tf.TensorSpec((None, 3), tf.float32)
+    _, labels = first_batch(dataset)
+    np.testing.assert_array_equal(labels, [[1, 0, 1], [0, 0, 0], [0, 1, 0]])
+
+    # Regression on a dataset of sentence pairs, two int targets each: cast.
+    pairs = tf.data.Dataset.from_tensor_slices((
+        (["the movie", "a film"], ["was good", "bad"]), [[5, 1], [0, 2]]
+    ))
+    dataset = make_text_dataset(pairs, preprocessor=preprocessor(),
+                                batch_size=2, shuffle=False,
+                                task="regression")
+    assert dataset.element_spec[1] == tf.TensorSpec((None, 2), tf.float32)
+    features, labels = first_batch(dataset)
+    np.testing.assert_array_equal(labels, [[5.0, 1.0], [0.0, 2.0]])
+    assert features["segment_ids"].numpy()[1].tolist() == [
+        0, 0, 0, 0, 1, 1, 0, 0,
+    ]
 
 
 def test_bucketing_pads_each_batch_to_its_bucket():
@@ -259,6 +287,43 @@ def test_load_tfds_text(tmp_path):
          "Received: batch_size=0"),
         (["good"], None, {"num_classes": 2}, ValueError,
          "Received: labels=None, num_classes=2"),
+        (["good"], [1], {"task": "multilabel"}, ValueError,
+         "Received: task='multilabel'"),
+        # multi_label: 0/1 rows of one width.
+        (["a", "b"], [[1, 0], [0, 2]], {"task": "multi_label"}, ValueError,
+         "multi-hot (each 0 or 1) for task='multi_label'. Received: "
+         "labels[1][1]=2 in row 1"),
+        (["a", "b"], [[1.0, 0.0], [0.5, 1.0]], {"task": "multi_label"},
+         ValueError, "Received: labels[1][0]=0.5 in row 1"),
+        (["a", "b", "c"], [[1, 0], [0, 1], [1]], {"task": "multi_label"},
+         ValueError, "same width for task='multi_label' (one value per label "
+         "name). Received: labels[0] has 2 values, labels[2] has 1 value"),
+        (["a", "b"], [1, 0], {"task": "multi_label"}, ValueError,
+         "shape (num_examples, num_labels). Received: labels with shape (2,)"),
+        (["a", "b"], [[], []], {"task": "multi_label"}, ValueError,
+         "Received: labels with shape (2, 0)"),
+        (["a", "b"], [[1, 0], [0, 1]], {"task": "multi_label",
+                                        "num_classes": 3}, ValueError,
+         "Received: labels with shape (2, 2), num_classes=3"),
+        (["a", "b"], [["joy"], ["love"]], {"task": "multi_label"}, TypeError,
+         "must be numeric"),
+        # regression: numbers, finite, one width.
+        (["a", "b"], [0.5, "1.5"], {"task": "regression"}, TypeError,
+         "numbers for task='regression'. Received: labels[1]='1.5' of type "
+         "str"),
+        (["a", "b"], [[0.5, 1], [1, None]], {"task": "regression"}, TypeError,
+         "Received: labels[1][1]=None of type NoneType"),
+        (["a", "b"], [0.5, float("nan")], {"task": "regression"}, ValueError,
+         "finite numbers for task='regression' (NaN or inf would make every "
+         "loss NaN). Received: labels[1]=nan in row 1"),
+        (["a", "b"], [1.0, [2.0]], {"task": "regression"}, ValueError,
+         "Received: labels[0] has a single value, labels[1] has 1 value"),
+        (["a", "b"], [0.5, 1.0], {"task": "regression", "num_classes": 2},
+         ValueError, "Received: num_classes=2, task='regression'"),
+        # classification: integer ids only.
+        (["a", "b"], [0.0, 1.0], {"task": "classification"}, TypeError,
+         "integer class ids, one per text, for task='classification'. "
+         "Received: labels.dtype=float64, shape=(2,)"),
     ],
 )
 def test_bad_inputs(texts, labels, kwargs, error, match):
@@ -278,6 +343,25 @@ def test_bad_datasets():
         make_text_dataset(numbers, preprocessor=preprocessor())
     with pytest.raises(ValueError, match="cardinality 0"):
         make_text_dataset(texts.take(0), preprocessor=preprocessor())
+    scores = tf.data.Dataset.from_tensor_slices((["good"], [0.5]))
+    with pytest.raises(
+        TypeError,
+        match=r"labels of multi-hot rows of numbers, shape \(num_labels,\) "
+        r"for task='multi_label'. Received: a dataset with labels "
+        r"TensorSpec\(shape=\(\), dtype=tf.float32",
+    ):
+        make_text_dataset(scores, preprocessor=preprocessor(),
+                          task="multi_label")
+    with pytest.raises(TypeError, match="integer class ids, shape"):
+        make_text_dataset(scores, preprocessor=preprocessor(),
+                          task="classification")
+    named = tf.data.Dataset.from_tensor_slices(
+        ((["good"], ["film"]), ["pos"])
+    )
+    with pytest.raises(TypeError, match=r"for task='regression'. Received: "
+                       r"a dataset with labels .*dtype=tf.string"):
+        make_text_dataset(named, preprocessor=preprocessor(),
+                          task="regression")
 
 
 def test_bad_preprocessor_arguments(tmp_path):
@@ -288,7 +372,9 @@ def test_bad_preprocessor_arguments(tmp_path):
     with pytest.raises(ValueError, match="Received: truncate='left'"):
         text_preprocessor(vocabulary=VOCAB, truncate="left")
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(ValueError, match="'gpt2' model, not one of the encoder families"):
+    with pytest.raises(
+        ValueError, match="'gpt2' model, not one of the encoder families"
+    ):
         text_preprocessor(tmp_path)
     with pytest.raises(ValueError, match="Received: lowercase=True"):
         text_preprocessor(tmp_path, lowercase=True)
