@@ -6,6 +6,8 @@
     kerasft finetune --preset PRESET --dataset mr --strategy lora ...
     kerasft finetune --preset PRESET --data train.csv --text-column text \
         --label-column label [--test-data test.csv] ...
+    kerasft finetune --task multi-label|regression --data train.csv ...
+    kerasft finetune --task tag --data train.conll --test-data test.conll
     kerasft params PRESET_OR_MODEL.keras --compare head_only,top_k,full,lora
     kerasft pretrain --corpus DIR --output-dir DIR --num-layers 2 ...
     kerasft pretrain --config pretrain.toml [--preset PATH] ...
@@ -30,6 +32,11 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, received {text}")
     return value
+
+
+def _task_name(text):
+    # "multi-label" on the command line, "multi_label" in Python.
+    return text.replace("-", "_")
 
 
 def _positive_float(text):
@@ -93,10 +100,18 @@ def _parser():
     # entry points), not by argparse choices.
     finetune = commands.add_parser(
         "finetune",
-        help="fine-tune a text classifier (any supported encoder family) "
-             "on a named dataset or your own CSV / TSV / JSONL file",
+        help="fine-tune a text model (any supported encoder family) on a "
+             "named dataset or your own CSV / TSV / JSONL / CoNLL file: "
+             "classification, multi-label, regression or tagging (NER)",
     )
     finetune.add_argument("--preset", required=True, help=_PRESET_HELP)
+    finetune.add_argument(
+        "--task", default="classification", type=_task_name,
+        help="classification (default) | multi-label (several labels per "
+             "row, see --label-separator) | regression (numeric labels) | "
+             "tag (token tagging / NER: --data and the other files are "
+             "CoNLL column files, token<TAB>tag lines in IOB2)",
+    )
     finetune.add_argument(
         "--dataset", default=None,
         help="mr (the default without --data) | folder:PATH | tfds:NAME",
@@ -113,6 +128,8 @@ def _parser():
     files.add_argument("--text-column", default=None, metavar="COL")
     files.add_argument("--label-column", default=None, metavar="COL",
                        help="labels: any strings (saved as class names)")
+    files.add_argument("--label-separator", default=",", metavar="SEP",
+                       help="between the labels of a row (multi-label)")
     files.add_argument("--text-pair-column", default=None, metavar="COL",
                        help="the second text of sentence pairs")
     files.add_argument("--test-data", default=None, metavar="FILE",
@@ -294,7 +311,9 @@ def _run_finetune(args):
     from kerasft.recipes import finetune
 
     config = finetune.FinetuneConfig(
-        preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
+        preset=args.preset, task=args.task, dataset=args.dataset,
+        data_dir=args.data_dir,
+        label_separator=args.label_separator,
         data=args.data, test_data=args.test_data,
         validation_data=args.validation_data,
         text_column=args.text_column,
@@ -321,6 +340,14 @@ def _print_results(results):
     scalars = {k: round(v, 4) for k, v in results.items()
                if isinstance(v, float)}
     print(json.dumps(scalars, indent=2))
+    for key, what in (("per_type", "entity type"), ("per_label", "label")):
+        if key in results:
+            print(f"Per {what} (test):")
+            for name, scores in results[key].items():
+                print(f"  {name:>16}: F1 {scores['f1']:.4f}  precision "
+                      f"{scores['precision']:.4f}  recall "
+                      f"{scores['recall']:.4f}  support "
+                      f"{int(scores['support'])}")
     if "confusion_matrix" in results:
         print("Confusion matrix (rows = true class):")
         for row in results["confusion_matrix"].astype(int):

@@ -1,8 +1,9 @@
-"""`kerasft finetune`: a text classifier fine-tuned on a text data set.
+"""`kerasft finetune`: a text model fine-tuned on a text data set.
 
-The classifier is a `kerasft.TextClassifier` on a preset of any supported
-encoder family (`kerasft.presets.SUPPORTED`); the preset gives the
-tokenizer too.
+The model is a text head for the task (`FinetuneConfig.task`, see
+`kerasft.recipes.finetune_tasks`: classification, multi-label,
+regression, token tagging) on a preset of any supported encoder family
+(`kerasft.presets.SUPPORTED`); the preset gives the tokenizer too.
 
 The data, either a named data set (`dataset`):
   - `mr`: the MR sentence polarity set (Rotten Tomatoes) from `data_dir`
@@ -42,7 +43,7 @@ from kerasft.checks import (
 )
 from kerasft.data.text_pipeline import DEFAULT_SHUFFLE_BUFFER_SIZE
 from kerasft.finetuning import STRATEGIES, prepare_finetuning, save_lora_weights
-from kerasft.models import TextClassifier
+from kerasft.recipes.finetune_tasks import TASKS, get_task, load_tagged_splits
 from kerasft.training import Trainer
 
 DATASET_PREFIXES = ("folder:", "tfds:")
@@ -54,6 +55,7 @@ FILE_OPTIONS = {
     "text_column": None,
     "text_pair_column": None,
     "label_column": None,
+    "label_separator": ",",
     "clean_html": False,
 }
 
@@ -67,6 +69,13 @@ class FinetuneConfig:
             (`kerasft.presets.SUPPORTED`): a keras-hub preset name, a
             keras-hub or Hugging Face folder, or a handle (see
             `TextClassifier.from_preset`); it also gives the tokenizer.
+        task: one of `TASKS`: `"classification"` (the default),
+            `"multi_label"` (several labels per text, separated by
+            `label_separator` in the label column), `"regression"` (numbers
+            in the label column) or `"tag"` (token tagging, NER: `data` and
+            the other files are CoNLL column files, `token<TAB>tag` lines
+            in IOB2, sentences separated by blank lines). Tasks other than
+            classification read the user's files (`data`).
         dataset: `"mr"`, `"folder:PATH"` or `"tfds:NAME"`; None (the
             default) means `"mr"` unless `data` is given. Not with `data`.
         data_dir: folder of the data, where the dataset needs one.
@@ -81,7 +90,10 @@ class FinetuneConfig:
         text_pair_column: the column holding the second text of a sentence
             pair, or None (with `data`).
         label_column: the column holding the label, any strings (with
-            `data`).
+            `data`); several per row for `multi_label`, numbers for
+            `regression`; not for `tag`.
+        label_separator: what separates the labels of a row with
+            `multi_label`. Defaults to `","`.
         clean_html: replace `<br />` by a space and unescape HTML entities
             in the texts (with `data`; scraped reviews such as IMDB).
         validation_fraction: share of the `data` rows held out for
@@ -110,6 +122,7 @@ class FinetuneConfig:
     """
 
     preset: str
+    task: str = "classification"
     dataset: str | None = None
     data_dir: str | None = None
     data: str | None = None
@@ -118,6 +131,7 @@ class FinetuneConfig:
     text_column: str | None = None
     text_pair_column: str | None = None
     label_column: str | None = None
+    label_separator: str = ","
     clean_html: bool = False
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -137,6 +151,7 @@ class FinetuneConfig:
     seed: int = 0
 
     def __post_init__(self):
+        check_choice("task", self.task, TASKS)
         check_choice("strategy", self.strategy, STRATEGIES)
         for name in ("epochs", "batch_size", "sequence_length"):
             check_int(name, getattr(self, name))
@@ -146,6 +161,12 @@ class FinetuneConfig:
         check_fraction("validation_fraction", self.validation_fraction)
         check_fraction("test_fraction", self.test_fraction)
         check_bool("clean_html", self.clean_html)
+        if self.data is None and self.task != "classification":
+            raise ValueError(
+                f"`task={self.task!r}` reads your own files: pass the train "
+                "file as `data` (the named data sets are classification "
+                f"sets). Received: data=None, dataset={self.dataset!r}"
+            )
         if self.data is None:
             self._check_dataset()
         else:
@@ -182,7 +203,18 @@ class FinetuneConfig:
                 "own file), not both. Received: "
                 f"dataset={self.dataset!r}, data={self.data!r}"
             )
-        missing = [
+        columns = ("text_column", "text_pair_column", "label_column")
+        if self.task == "tag":
+            given = [n for n in columns if getattr(self, n) is not None]
+            if given:
+                raise ValueError(
+                    "`task='tag'` reads CoNLL column files (the token first, "
+                    "the tag last on each line): "
+                    f"{', '.join(f'`{n}`' for n in given)} do not apply. "
+                    + ", ".join(f"Received: {n}={getattr(self, n)!r}"
+                                for n in given)
+                )
+        missing = [] if self.task == "tag" else [
             name for name in ("text_column", "label_column")
             if getattr(self, name) is None
         ]
@@ -212,11 +244,14 @@ class TextSplits:
 
     Attributes:
         train, test: `tf.data.Dataset`s of `(string, int64)`, or
-            `((string, string), int64)` for sentence pairs.
+            `((string, string), int64)` for sentence pairs; float32
+            multi-hot rows or targets for `multi_label` and `regression`.
         validation: the same, or None.
-        num_classes: int.
+        num_classes: int. Classes, labels or regression outputs.
         label_map: a `kerasft.data.LabelMap` of the class names, or None
-            when the data set names no classes (`mr`).
+            when the data set names no classes (`mr`, regression).
+        train_targets: the train targets as an array (regression, for the
+            target scaling), or None.
     """
 
     train: tf.data.Dataset
@@ -224,6 +259,7 @@ class TextSplits:
     test: tf.data.Dataset
     num_classes: int
     label_map: data.LabelMap | None = None
+    train_targets: object = None
 
 
 def load_finetune_splits(config):
@@ -236,8 +272,11 @@ def load_finetune_splits(config):
         config: a `FinetuneConfig`.
 
     Returns:
-        A `TextSplits` of unbatched datasets.
+        A `TextSplits` of unbatched datasets, or for `task="tag"` a
+        `kerasft.recipes.finetune_tasks.TaggedSplits` of sentences.
     """
+    if config.task == "tag":
+        return load_tagged_splits(config)
     if config.data is not None:
         splits = _load_files(config)
     else:
@@ -260,10 +299,11 @@ def _load_files(config):
         text_pair_column=config.text_pair_column,
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction, seed=config.seed,
-        clean_html=config.clean_html,
+        clean_html=config.clean_html, task=config.task,
+        label_separator=config.label_separator,
     )
     label_map = splits.label_map
-    if label_map.num_classes < 2:
+    if config.task == "classification" and label_map.num_classes < 2:
         raise ValueError(
             f"'{config.data}' holds a single label, {label_map.names[0]!r}: "
             "a classifier needs at least 2. Received: "
@@ -278,12 +318,17 @@ def _load_files(config):
         texts, labels = split
         return tf.data.Dataset.from_tensor_slices((texts, labels))
 
+    targets = splits.train[1]
     return TextSplits(
         train=as_dataset(splits.train),
         validation=as_dataset(splits.validation),
         test=as_dataset(splits.test),
-        num_classes=label_map.num_classes,
+        num_classes=(
+            label_map.num_classes if label_map is not None
+            else (1 if targets.ndim == 1 else targets.shape[1])
+        ),
         label_map=label_map,
+        train_targets=targets if config.task == "regression" else None,
     )
 
 
@@ -355,26 +400,31 @@ def _count(dataset):
 
 
 def run_finetune(config, verbose=1):
-    """Fine-tunes a text classifier; returns the test metrics.
+    """Fine-tunes a text model for `config.task`; returns the test metrics.
 
     Loads the data (`load_finetune_splits`), tokenizes with the preset's
-    tokenizer, builds a `TextClassifier` on the preset (with the data's
-    class names, if any), applies `config.strategy` (`prepare_finetuning`,
+    tokenizer, builds the task's model on the preset (`TextClassifier`,
+    `MultiLabelClassifier`, `TextRegressor` or `TokenClassifier`, with the
+    data's label names), applies `config.strategy` (`prepare_finetuning`,
     with a linear warmup and decay over all the steps), trains with the
-    Trainer (validating after each epoch when there is a validation split)
-    and evaluates on the test split. Writes `model.keras`, `history.csv`,
-    `results.json` (metrics, config, label map, split sizes) and
-    TensorBoard logs (`logs/`) to `config.output_dir`, and for `lora` also
-    `adapter.lora.h5` (see `save_lora_weights`).
+    Trainer (validating after each epoch when there is a validation split),
+    tunes multi-label thresholds on the validation split, and evaluates on
+    the test split. Writes `model.keras`, `history.csv`, `results.json`
+    (metrics, per-label or per-type scores, config, label map, split sizes)
+    and TensorBoard logs (`logs/`) to `config.output_dir`, and for `lora`
+    also `adapter.lora.h5` (see `save_lora_weights`).
 
     Args:
         config: a `FinetuneConfig`.
         verbose: 0 silent, 1 progress bars, 2 a line per epoch.
 
     Returns:
-        The Trainer's test metrics (`loss`, `accuracy`, `f1`,
-        `confusion_matrix`) plus `trainable_params` and `total_params`
-        (ints, at the start of training).
+        The Trainer's test metrics (classification: `loss`, `accuracy`,
+        `f1`, `confusion_matrix`; multi-label: `micro_f1`, `macro_f1`,
+        `exact_match` at 0.5 and `*_f1_tuned` at the tuned thresholds, with
+        `per_label`; regression: `pearson`, `spearman`, `mae`; tag:
+        `entity_f1`, with `per_type`) plus `trainable_params` and
+        `total_params` (ints, at the start of training).
 
     Example:
     ```python
@@ -390,39 +440,25 @@ def run_finetune(config, verbose=1):
     # (ALBERT, DeBERTaV3, XLM-R: "Resource ... SentencepieceOp ... does not
     # exist" at the first batch).
     keras.utils.set_random_seed(config.seed)
+    task = get_task(config.task)
     splits = load_finetune_splits(config)
-    num_train = _count(splits.train)
-    steps_per_epoch = math.ceil(num_train / config.batch_size)
     preprocessor = data.text_preprocessor(
         config.preset, sequence_length=config.sequence_length
     )
-    train = data.make_text_dataset(
-        splits.train, preprocessor=preprocessor,
-        batch_size=config.batch_size, seed=config.seed,
-    )
-    test, validation = (
-        None if split is None else data.make_text_dataset(
-            split, preprocessor=preprocessor,
-            batch_size=config.batch_size, shuffle=False,
-        )
-        for split in (splits.test, splits.validation)
-    )
+    train, validation, test = task.datasets(splits, preprocessor, config)
+    num_train = _size(splits.train)
+    steps_per_epoch = math.ceil(num_train / config.batch_size)
 
-    label_map = splits.label_map
-    classifier = TextClassifier.from_preset(
-        config.preset, num_classes=splits.num_classes,
-        pooling=config.pooling,
-        class_names=None if label_map is None else label_map.names,
-    )
+    model = task.build_model(config, splits)
     plan = prepare_finetuning(
-        classifier, config.strategy, top_k=config.top_k,
+        model, config.strategy, top_k=config.top_k,
         lora_rank=config.lora_rank, layer_decay=config.layer_decay,
         learning_rate=config.learning_rate,
         warmup_fraction=config.warmup_fraction,
         total_steps=max(config.epochs * steps_per_epoch, 1),
     )
-    trainer = Trainer(classifier, optimizer=plan.optimizer,
-                      metrics=["accuracy", "f1"])
+    trainer = Trainer(model, optimizer=plan.optimizer,
+                      metrics=task.metrics(splits))
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.fit(
         train, epochs=config.epochs, verbose=verbose,
@@ -433,12 +469,16 @@ def run_finetune(config, verbose=1):
             keras.callbacks.CSVLogger(str(output_dir / "history.csv")),
         ],
     )
+    learned = task.after_training(model, trainer, validation)
     results = trainer.evaluate(test)
+    results.update(task.report(model, trainer, test))
+    results.update(learned)
     results["trainable_params"] = plan.trainable_params
     results["total_params"] = plan.total_params
-    classifier.save(output_dir / "model.keras")
+    model.save(output_dir / "model.keras")
     if config.strategy == "lora":
-        save_lora_weights(classifier, output_dir / "adapter.lora.h5")
+        save_lora_weights(model, output_dir / "adapter.lora.h5")
+    label_map = getattr(splits, "label_map", None)
     serializable = {
         k: (v.tolist() if hasattr(v, "tolist") else v)
         for k, v in results.items()
@@ -446,12 +486,19 @@ def run_finetune(config, verbose=1):
     (output_dir / "results.json").write_text(json.dumps(
         {"results": serializable, "config": dataclasses.asdict(config),
          "label_map": None if label_map is None else label_map.get_config(),
+         "tag_names": getattr(splits, "tag_names", None),
          "train_examples": num_train, "steps_per_epoch": steps_per_epoch,
          "validation_examples": (
-             None if splits.validation is None
-             else _count(splits.validation)
+             None if splits.validation is None else _size(splits.validation)
          ),
-         "test_examples": _count(splits.test)},
+         "test_examples": _size(splits.test)},
         indent=2, default=str,
     ))
     return results
+
+
+def _size(split):
+    """Examples in a split: a dataset, or `(words, tags)` sentences."""
+    if isinstance(split, tuple):
+        return len(split[0])
+    return _count(split)
