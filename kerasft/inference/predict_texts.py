@@ -23,7 +23,7 @@ def predict_texts(model, texts, preprocessor, batch_size=64):
       class ids; probabilities float32 `(num_texts, num_classes)`
       (softmax).
     - `MultiLabelClassifier`: `(labels, probabilities)`, `labels[i]` the
-      list of `(label, probability)` pairs at or above the model's
+      list of `(label, probability)` pairs above the model's
       threshold(s), most probable first (label names, or ids without
       `label_names`); probabilities float32 `(num_texts, num_labels)`
       (sigmoid).
@@ -99,7 +99,7 @@ def _label_sets(model, probabilities):
     thresholds = np.asarray(model.thresholds(), "float32")
     label_sets = []
     for row in probabilities:
-        chosen = np.flatnonzero(row >= thresholds)
+        chosen = np.flatnonzero(row > thresholds)
         chosen = chosen[np.argsort(-row[chosen], kind="stable")]
         label_sets.append([(names[i], float(row[i])) for i in chosen])
     return label_sets

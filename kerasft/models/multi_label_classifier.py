@@ -14,7 +14,8 @@ class MultiLabelClassifier(PooledTextModel):
     emotions, topics): the head gives `(batch, num_labels)` independent
     logits, trained with binary cross-entropy on logits (the model's
     `default_loss`, which `kerasft.Trainer` uses when given no loss); a
-    label is predicted when its sigmoid probability reaches `threshold`.
+    label is predicted when its sigmoid probability is above `threshold`
+    (strictly, as in `kerasft.training.MultiLabelF1`).
     Labels are multi-hot float `(batch, num_labels)` arrays
     (`kerasft.data.load_text_file(..., task="multi_label")` makes them).
 

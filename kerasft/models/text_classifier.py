@@ -143,21 +143,13 @@ class TextClassifier(PooledTextModel):
     ):
         """Builds a classifier on a pretrained backbone of any family.
 
-        Loads through keras-hub's own preset machinery, with the backbone
-        class the preset names (`kerasft.presets.load_backbone`), so
-        `preset` can be anything keras-hub takes: a built-in preset name
-        (`"bert_tiny_en_uncased"`, `"roberta_base_en"`, ...), a local
-        keras-hub preset folder (from `save_to_preset`), a local Hugging
-        Face folder (`config.json` with a `model_type` keras-hub converts:
-        bert, roberta, xlm-roberta, distilbert, albert), or an
-        `"hf://org/name"`, `"kaggle://..."` handle. The head is new
-        (random).
-
-        The arguments and, for local folders and preset names, the preset's
-        family are checked before anything is loaded.
+        `preset` is anything keras-hub takes (a preset name, a keras-hub or
+        Hugging Face folder, `hf://`, `kaggle://`); the arguments and the
+        preset's family are checked before anything loads. See
+        `TextModel.from_preset`.
 
         Args:
-            preset: str or path-like. See above.
+            preset: str or path-like.
             num_classes: int. Number of classes, at least 2. Defaults to `2`.
             pooling: str. `"cls"`, `"pooled"` or `"mean"`. Defaults to
                 `"cls"`.

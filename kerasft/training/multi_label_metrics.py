@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft.checks import check_choice, check_int, check_real, is_real
+from kerasft.training.example_weights import example_weights
 
 MULTI_LABEL_AVERAGES = ("micro", "macro")
 
@@ -77,20 +78,7 @@ def _labels_and_predictions(metric, y_true, y_pred, sample_weight):
     actual = tf.cast(tf.cast(y_true, "float32") >= 0.5, "float32")
     thresholds = tf.constant(metric.threshold, "float32")  # () or (L,)
     predicted = tf.cast(y_pred > thresholds, "float32")  # (batch, L)
-    if sample_weight is None:
-        weights = tf.ones_like(actual[:, :1])
-    else:
-        sample_weight = tf.cast(tf.convert_to_tensor(sample_weight),
-                                "float32")
-        shape = sample_weight.shape
-        if shape.rank is not None and (
-                shape.rank > 2 or (shape.rank == 2 and shape[-1] != 1)):
-            raise ValueError(
-                f"{type(metric).__name__} takes one weight per example, of "
-                f"shape (batch,). Received: sample_weight of shape "
-                f"{tuple(shape)}"
-            )
-        weights = tf.reshape(sample_weight, [-1, 1])  # (batch, 1)
+    weights = example_weights(type(metric).__name__, sample_weight, actual)
     return actual, predicted, weights
 
 

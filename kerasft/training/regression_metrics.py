@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from kerasft.checks import check_int
+from kerasft.training.example_weights import example_weights
 
 
 def _columns(metric, y_true, y_pred):
@@ -124,20 +125,8 @@ class PearsonCorrelation(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = _columns(self, y_true, y_pred)  # (batch, k)
-        if sample_weight is None:
-            weights = tf.ones_like(y_true[:, :1])
-        else:
-            sample_weight = tf.cast(tf.convert_to_tensor(sample_weight),
-                                    "float32")
-            shape = sample_weight.shape
-            if shape.rank is not None and (
-                    shape.rank > 2 or (shape.rank == 2 and shape[-1] != 1)):
-                raise ValueError(
-                    "PearsonCorrelation takes one weight per example, of "
-                    "shape (batch,). Received: sample_weight of shape "
-                    f"{tuple(shape)}"
-                )
-            weights = tf.reshape(sample_weight, [-1, 1])  # (batch, 1)
+        weights = example_weights("PearsonCorrelation", sample_weight,
+                                  y_true)
         # Until a batch with weight arrives, take the weighted mean of this
         # (global) batch as the shift. Every replica runs the all-reduce at
         # every step, so that none waits on a collective the others skip.
