@@ -672,6 +672,7 @@ class Trainer:
             outputs = self.model(dummy, training=False)
             num_outputs = int(keras.tree.flatten(outputs)[0].shape[-1])
             self.num_outputs = num_outputs
+            self._check_token_metrics(outputs)
             self._train_metrics = [keras.metrics.Mean(name="loss")]
             self._train_metrics += components.get_metrics(
                 self._metric_specs, self.task, num_outputs, self.config.average
@@ -698,6 +699,20 @@ class Trainer:
                     classification_metrics.ConfusionMatrix(num_classes))
         self._all_optimizer_targets = list(self.model.trainable_variables)
         self._sync_trainable_variables()
+
+    def _check_token_metrics(self, outputs):
+        # Per-token outputs whose labels hold an ignored value (-100): the
+        # named metrics would count those positions as a class.
+        ignore = getattr(self.loss, "ignore_class", None)
+        rank = len(keras.tree.flatten(outputs)[0].shape)
+        named = [m for m in self._metric_specs if isinstance(m, str)]
+        if ignore is not None and rank > 2 and named:
+            raise ValueError(
+                f"Named metrics do not skip the ignored label {ignore} of "
+                "per-token outputs (batch, seq_len, num_tags). Received: "
+                f"metrics={named!r}. Pass metric instances that do, e.g. "
+                "kerasft.EntityF1(tag_names)."
+            )
 
     # --------------------------------------------------------------- input
     def _as_dataset(self, x, y, batch_size, shuffle, role,

@@ -272,6 +272,10 @@ def test_token_classifier_bad_tags_and_labels():
                        r"-100 \(ignored\). Received: label=7"):
         kerasft.Trainer(model).fit(windows.inputs, labels, batch_size=2,
                                    verbose=0)
+    with pytest.raises(ValueError, match=r"Named metrics do not skip the "
+                       r"ignored label -100 .* metrics=\['accuracy'\]"):
+        kerasft.Trainer(model, metrics=["accuracy"]).evaluate(
+            windows.inputs, windows.labels, batch_size=2)
     with pytest.raises(ValueError, match="Feature caching applies to heads"):
         kerasft.freeze_backbone(model)
         kerasft.finetuning.cache_features(
