@@ -96,7 +96,7 @@ def test_multi_label_task_tunes_and_saves_thresholds(tmp_path):
         preset=str(tiny_preset("bert")), task="multi_label", data=str(path),
         text_column="text", label_column="labels", label_separator="|",
         validation_fraction=0.25, test_fraction=0.25, strategy="full",
-        epochs=12, batch_size=8, sequence_length=16, learning_rate=3e-3,
+        epochs=6, batch_size=8, sequence_length=16, learning_rate=6e-3,
         output_dir=str(output))
     from kerasft.recipes.finetune import run_finetune
 

@@ -39,7 +39,6 @@ class TextModel(keras.Model):
     dropout_name = "head_dropout"
 
     def __init__(self, backbone, dropout=0.1, uses_pooler=False, **kwargs):
-        presets.family_of(backbone)
         self._check_backbone(backbone)
         dropout = check_dropout(dropout)
         super().__init__(**kwargs)
@@ -60,7 +59,9 @@ class TextModel(keras.Model):
         )
 
     def _check_backbone(self, backbone):
-        """A subclass may restrict the families it takes."""
+        """Raises unless `backbone` is of a supported family (a subclass may
+        take fewer)."""
+        presets.family_of(backbone)
 
     # --- What trains -------------------------------------------------------
 
