@@ -16,8 +16,10 @@ rate = check_real("learning_rate", 5e-5, low=0, low_open=True)
 ```
 """
 
+import json
 import numbers
 import os
+import zipfile
 from pathlib import Path
 
 
@@ -60,6 +62,25 @@ def check_int(name, value, minimum=1, maximum=None, why=None):
 def check_optional_int(name, value, minimum=1, maximum=None):
     """`check_int`, or None when `value` is None."""
     return None if value is None else check_int(name, value, minimum, maximum)
+
+
+def check_batch_size(value, name="batch_size"):
+    """Returns `value` as a batch size (an int >= 1), or raises.
+
+    The one check for every function that takes a batch size: 0 is not
+    "the default", and a negative or float size must not reach tf.data.
+    """
+    if not is_int(value) or value < 1:
+        raise ValueError(
+            f"`{name}` must be an int >= 1 (examples per batch). "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_optional_batch_size(value, name="batch_size"):
+    """`check_batch_size`, or None when `value` is None (the default)."""
+    return None if value is None else check_batch_size(value, name)
 
 
 def check_int_sequence(name, value, allow_empty=True):
@@ -186,5 +207,78 @@ def check_path(name, path, kind="file"):
         raise FileNotFoundError(
             f"`{name}` must be an existing {kind if kind != 'any' else 'path'}"
             f". Received: {name}='{path}' ({found})"
+        )
+    return path
+
+
+def check_seed(value, name="seed", allow_none=True):
+    """Returns a random seed (an int >= 0, or None), or raises.
+
+    The one check for every seed: a str or float seed would otherwise fail
+    deep inside TensorFlow, NumPy or scikit-learn, and a negative one in
+    some of them but not others.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or value < 0:
+        accepted = "an int >= 0" + (" or None" if allow_none else "")
+        raise ValueError(
+            f"`{name}` must be {accepted}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_keras_file(name, path):
+    """Returns `path` as a `Path` to a readable `.keras` archive, or raises.
+
+    Keras reports a truncated or foreign file as "File not found"; this
+    says what is wrong instead. Cheap: it reads the zip's directory and its
+    small `config.json`, not the weights, and needs no TensorFlow.
+
+    Args:
+        name: str. The argument's name.
+        path: str or path-like. The `.keras` file.
+
+    Raises:
+        TypeError: if `path` is not a str or path-like.
+        FileNotFoundError: if nothing is at `path`.
+        ValueError: if `path` is a folder, or a file that is not a zip
+            holding a `config.json` (a `.keras` archive).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(
+            f"`{name}` must be the path of a .keras file (a non-empty str or "
+            f"os.PathLike). Received: {name}={path!r} of type "
+            f"{type(path).__name__}"
+        )
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No saved model at that path. Received: {name}='{path}' (no "
+            "such file)"
+        )
+    if not path.is_file():
+        raise ValueError(
+            f"`{name}` must be a .keras file; that path is a folder. "
+            f"Received: {name}='{path}'"
+        )
+    problem = "an empty file" if path.stat().st_size == 0 else None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                problem = "a zip file without config.json"
+            else:
+                json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, EOFError):
+        # No end-of-archive record (or a bad one): cut short, or no zip.
+        problem = problem or "not a zip file, or one cut short"
+    except (ValueError, UnicodeDecodeError):
+        problem = "its config.json is not JSON"
+    if problem:
+        size = path.stat().st_size
+        raise ValueError(
+            f"`{name}` exists but is not a valid .keras archive ({problem}): "
+            "a truncated download or copy, or not a .keras file. Received: "
+            f"{name}='{path}' ({size:,} bytes)"
         )
     return path

@@ -339,3 +339,25 @@ def _tpu_strategy(tpu=None):
             f"devices: {_found_devices()}."
         ) from None
     return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy):
+    """True where this process writes logs and checkpoints for `strategy`.
+
+    The one place that decides it (the Trainer's `is_chief`, the
+    TensorBoardLogger and the Checkpointer ask here). The `chief` task if
+    the cluster has one, else worker 0; a strategy without a cluster (one
+    machine, `MirroredStrategy`, default) is its own chief. TPU strategies
+    are driven from worker 0 of their resolver.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    if resolver.task_type != "worker" or resolver.task_id != 0:
+        return False
+    return "chief" not in resolver.cluster_spec().as_dict()

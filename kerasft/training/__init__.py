@@ -12,6 +12,7 @@ from kerasft.training.entity_metrics import (
     EntityPrecision,
     EntityRecall,
 )
+from kerasft.training.inputs import InvalidLabelError
 from kerasft.training.multi_label_metrics import (
     ExactMatch,
     MultiLabelF1,
@@ -25,6 +26,7 @@ from kerasft.training.regression_metrics import (
 )
 from kerasft.training.tensorboard_logger import TensorBoardLogger
 from kerasft.training.trainer import NonFiniteLossError, Trainer
+from kerasft.training.trainer_callback import TrainerCallback
 from kerasft.training.training_config import TrainingConfig
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "EntityRecall",
     "ExactMatch",
     "F1Score",
+    "InvalidLabelError",
     "MultiLabelF1",
     "MultiLabelPrecision",
     "MultiLabelRecall",
@@ -45,6 +48,7 @@ __all__ = [
     "SpearmanCorrelation",
     "TensorBoardLogger",
     "Trainer",
+    "TrainerCallback",
     "TrainingConfig",
     "tune_thresholds",
 ]

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasft.training.trainer_callback import TrainerCallback
+
 _FORMAT = 1
 _STATE = "state"  # model, optimizer and random-generator variables
 _DATA = "data"  # the tf.data iterator (data_position="iterator")
@@ -21,7 +23,7 @@ _TEMP_PREFIX = ".tmp-ckpt-"
 _LARGE_DATA_BYTES = 64 * 2**20
 
 
-class Checkpointer(keras.callbacks.Callback):
+class Checkpointer(TrainerCallback):
     """Saves the whole training state and resumes `Trainer.fit` from it.
 
     Pass it in `callbacks=[...]` of `kerasft.Trainer.fit`. When `fit`
@@ -166,26 +168,22 @@ class Checkpointer(keras.callbacks.Callback):
         self._warned_distributed = False
 
     # ------------------------------------------------- called by the Trainer
-    def set_trainer(self, trainer):
-        """Gives the callback the `Trainer` whose state it saves."""
-        self._trainer = trainer
-
-    def resume(self, trainer, initial_epoch=0):
+    def resume_position(self, initial_epoch=0):
         """Restores the newest valid checkpoint; returns `(epoch, step)`.
 
-        Called by `Trainer.fit` once the model and optimizer are built and
-        before `on_train_begin`. The model's variables, the step counts and
-        the random state are restored here; the optimizer and the data
-        position in `restore_data`, once the resumed epoch's trainable set
-        is synced (a callback may unfreeze layers in `on_epoch_begin`, which
-        extends the optimizer) and its iterator exists.
+        Called by `Trainer.fit` after `set_trainer`, once the model and
+        optimizer are built and before `on_train_begin`. The model's
+        variables, the step counts and the random state are restored here;
+        the optimizer and the data position in `restore_data`, once the
+        resumed epoch's trainable set is synced (a callback may unfreeze
+        layers in `on_epoch_begin`, which extends the optimizer) and its
+        iterator exists.
 
         Args:
-            trainer: the `kerasft.Trainer` running `fit`.
             initial_epoch: int. The `initial_epoch` given to `fit`, returned
                 when there is nothing to resume.
         """
-        self.set_trainer(trainer)
+        trainer = self._trainer
         self._epoch = initial_epoch
         self._batches = 0
         self._pending = None
@@ -324,7 +322,7 @@ class Checkpointer(keras.callbacks.Callback):
             optimizer=[_tf_variable(v) for v in optimizer_variables],
             rng=[v for _, v in random_variables],
         ).write(os.path.join(temp, _STATE))
-        iterator = getattr(trainer, "_train_iterator", None)
+        iterator = trainer.train_iterator
         # A dataset of unknown length opens a new iterator every epoch: at
         # an epoch end there is no position to keep.
         iterator_saved = (self.data_position == "iterator"
@@ -553,11 +551,7 @@ class Checkpointer(keras.callbacks.Callback):
 
     # -------------------------------------------------------------- misc
     def _is_chief(self):
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        return bool(getattr(trainer.strategy.extended, "should_checkpoint",
-                            True))
+        return self._trainer is None or self._trainer.is_chief
 
 
 @tf.function(reduce_retracing=True)

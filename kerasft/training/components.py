@@ -154,6 +154,23 @@ def _get_optimizer(optimizer, learning_rate):
 def check_metric_names(metrics):
     """Validates metric names early, before the model's output is known."""
     known = METRIC_NAMES
+    if metrics is not None and not isinstance(metrics, (list, tuple)):
+        raise TypeError(
+            "`metrics` must be a list of metric names or keras.metrics."
+            f"Metric instances. Received: metrics={metrics!r}"
+            + (f"; pass [{metrics!r}]" if isinstance(
+                metrics, (str, keras.metrics.Metric)) else "")
+        )
+    names = [m.lower() if isinstance(m, str) else getattr(m, "name", None)
+             for m in metrics or ()]
+    repeated = sorted({n for n in names if n is not None
+                       and names.count(n) > 1})
+    if repeated:
+        # Logs are keyed by name: the second would hide the first.
+        raise ValueError(
+            f"`metrics` names {repeated} more than once. Received: "
+            f"metrics={metrics!r}"
+        )
     for metric in metrics or ():
         if isinstance(metric, str) and metric.lower() not in known:
             raise ValueError(

@@ -19,12 +19,14 @@ import keras
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from kerasft.training import trainer as trainer_module
+from kerasft.distribute import is_chief
+from kerasft.training.inputs import unpack
+from kerasft.training.trainer_callback import TrainerCallback
 
 _SCALAR_TYPES = (bool, int, float, str)
 
 
-class TensorBoardLogger(keras.callbacks.Callback):
+class TensorBoardLogger(TrainerCallback):
     """Writes a `Trainer` run to TensorBoard, from the chief only.
 
     Pass it to `Trainer.fit(callbacks=[...])`; the Trainer hands it a
@@ -160,12 +162,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
     def set_model(self, model):
         super().set_model(model)
         # Every CallbackList sets the model; `Trainer.fit` then also calls
-        # set_trainer. Elsewhere (evaluate, model.fit) there is no Trainer.
+        # set_trainer. Elsewhere (evaluate, model.fit) there is no Trainer:
+        # the evaluation is logged against the model's optimizer steps.
         self._trainer = None
-
-    def set_trainer(self, trainer):
-        """Called by `Trainer.fit` before training: the run to log."""
-        self._trainer = trainer
 
     def on_train_begin(self, logs=None):
         strategy = (self._trainer.strategy if self._trainer is not None
@@ -377,7 +376,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
             loss = trainer.loss
             hparams["loss"] = getattr(loss, "name", type(loss).__name__)
             metrics = [m if isinstance(m, str) else getattr(m, "name", str(m))
-                       for m in getattr(trainer, "_metric_specs", ())]
+                       for m in trainer.metric_specs]
             hparams["metrics"] = ",".join(metrics)
             config["loss"] = hparams["loss"]
             config["metrics"] = metrics
@@ -440,26 +439,6 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
 
 # ------------------------------------------------------------- helpers
-def is_chief(strategy):
-    """True where this process should write logs for `strategy`.
-
-    The `chief` task if the cluster has one, else worker 0; a strategy
-    without a cluster (one machine, `MirroredStrategy`, default) is its
-    own chief. TPU strategies are driven from worker 0 of their resolver.
-
-    Args:
-        strategy: a `tf.distribute.Strategy`.
-    """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    if resolver.task_type == "chief":
-        return True
-    if resolver.task_type != "worker" or resolver.task_id != 0:
-        return False
-    return "chief" not in resolver.cluster_spec().as_dict()
-
-
 def _make_gradient_function(trainer, variables):
     """A `tf.function(batch) -> gradients` for `variables`, no side effect.
 
@@ -467,17 +446,17 @@ def _make_gradient_function(trainer, variables):
     tape outside a replica context) on the same full batch in every local
     replica, with no cross-replica reduction, so it needs no other worker;
     the first replica's result is taken. The loss differentiated is the
-    unscaled one (`_compute_loss`'s second value), so the gradients are
+    unscaled one (`compute_loss`'s second value), so the gradients are
     those of the whole batch's mean loss, whatever the replica count.
     """
     strategy = trainer.strategy
     optimizer = trainer.optimizer
 
     def replica_gradients(data):
-        x, y, sample_weight = trainer_module._unpack(data)
+        x, y, sample_weight = unpack(data)
         with tf.GradientTape() as tape:
             y_pred = trainer.model(x, training=False)
-            _, loss = trainer._compute_loss(y, y_pred, sample_weight)
+            _, loss = trainer.compute_loss(y, y_pred, sample_weight)
             # mixed_float16: scale as the train step does, so small
             # gradients do not underflow in float16, then unscale.
             scale = tf.cast(optimizer.scale_loss(tf.constant(1.0)),

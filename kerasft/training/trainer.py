@@ -7,6 +7,10 @@ inside one `tf.function` call, pulling batches from the iterator inside the
 graph, and the host reads metrics once per call: no `.numpy()` in the step,
 no per-step host sync, no retrace on the last short batch (the function is
 traced on the iterator's spec, whose batch dimension is `None`).
+
+Its parts have their own modules: `inputs` (arrays and datasets in, label
+checks), `step_loop` (the loop shared by fit and evaluate), `step_guard`
+(apply only sound steps), `trainer_callback` (what callbacks may read).
 """
 
 import weakref
@@ -15,9 +19,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasft.training import classification_metrics, components
-from kerasft.training.checkpointer import Checkpointer
+from kerasft import distribute
+from kerasft.checks import check_int, check_optional_int
+from kerasft.training import (
+    classification_metrics,
+    components,
+    inputs,
+    step_guard,
+    step_loop,
+)
+from kerasft.training.inputs import InvalidLabelError
+from kerasft.training.trainer_callback import TrainerCallback
 from kerasft.training.training_config import TrainingConfig
+
+__all__ = ["InvalidLabelError", "NonFiniteLossError", "Trainer"]
 
 # evaluate() adds a confusion matrix only up to this many classes.
 MAX_CONFUSION_MATRIX_CLASSES = 1000
@@ -69,6 +84,12 @@ class Trainer:
             optimizer name. Defaults to the optimizer's usual rate.
         strategy: a `tf.distribute.Strategy` (e.g. from
             `kerasft.get_strategy`). Defaults to the current one.
+
+    Callbacks that need more than the model and the logs subclass
+    `kerasft.training.TrainerCallback` and read the public surface:
+    `global_step`, `train_iterator`, `train_dataset`, `compute_loss`,
+    `is_chief`, `strategy`, `model`, `optimizer`, `config`,
+    `metric_specs`.
         **config: `TrainingConfig` fields: `jit_compile`,
             `steps_per_execution`, `run_eagerly`, `average`, `batch_size`.
 
@@ -94,7 +115,7 @@ class Trainer:
         strategy=None,
         **config,
     ):
-        self.config = TrainingConfig(**config)
+        self.config = TrainingConfig.from_kwargs(**config)
         if loss is not None:  # checked before the model is built
             components.get_loss(loss)
         components.check_metric_names(metrics)
@@ -127,341 +148,36 @@ class Trainer:
         self._trainable_key = None
         self._trainable_variables = []
         self._optimizer_variable_ids = set()
-        self._checked_datasets = weakref.WeakSet()
+        self._label_check = None  # an inputs.LabelCheck, once built
+        self._x_spec = None  # the features the model was built on
+        self._train_iterator = None
+        self.train_dataset = None  # the dataset `fit` is training on
         self._iterators = weakref.WeakKeyDictionary()  # see _epoch_iterator
         # Number of traces per function: tests assert it stays at 1.
         self.trace_counts = {"train": 0, "test": 0, "predict": 0}
         self.global_step = 0  # optimizer steps applied, counted on the host
 
-    # ------------------------------------------------------------------ fit
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose=1,
-        callbacks=None,
-        validation_data=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_freq=1,
-    ):
-        """Trains the model; returns a `keras.callbacks.History`.
+    # ------------------------------------------------- the public surface
+    # What callbacks (TrainerCallback) and tools read; nothing else.
+    @property
+    def train_iterator(self):
+        """The iterator `fit` reads the current epoch from (None before the
+        first `fit`); a Checkpointer saves its position."""
+        return self._train_iterator
 
-        Args:
-            x: a `tf.data.Dataset` of `(features, labels)` or
-                `(features, labels, sample_weights)` batches, or an array of
-                features (then `y` holds the labels).
-            y: labels when `x` is an array.
-            batch_size: int. Batch size for arrays. Defaults to the
-                config's `batch_size`.
-            epochs: int. Index of the last epoch.
-            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
-            callbacks: list of `keras.callbacks.Callback`. With a
-                `kerasft.Checkpointer`, `fit` resumes from its newest
-                checkpoint (see there).
-            validation_data: a dataset or an `(x, y)` tuple, evaluated
-                every `validation_freq` epochs; its logs get a `val_` prefix.
-            initial_epoch: int. Epoch to start from (for resuming).
-            steps_per_epoch: int. Steps per epoch; needed for a dataset that
-                repeats forever. Defaults to one pass over the data.
-            validation_freq: int. Validate every N epochs.
-        """
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(
-                f"`epochs` must be an int >= 1. Received: epochs={epochs!r}"
-            )
-        dataset = self._as_dataset(x, y, batch_size, shuffle=True, role="x")
-        val_dataset = None
-        if validation_data is not None:
-            val_dataset = self._as_validation_dataset(validation_data,
-                                                      batch_size)
-        self._build(dataset)
-        self._check_labels(dataset, "x")
-        if val_dataset is not None:
-            self._check_labels(val_dataset, "validation_data")
-        if steps_per_epoch is None:
-            steps = int(dataset.cardinality())
-            if steps == tf.data.INFINITE_CARDINALITY:
-                raise ValueError(
-                    "The training dataset repeats forever, so "
-                    "`steps_per_epoch` is needed. Received: "
-                    "steps_per_epoch=None"
-                )
-            steps = None if steps < 0 else steps
-        else:
-            steps = steps_per_epoch
-        callback_list = keras.callbacks.CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self.model,
-            verbose=verbose,
-            epochs=epochs,
-            steps=steps,
-        )
-        # Callbacks such as LearningRateScheduler read model.optimizer.
-        self.model.optimizer = self.optimizer
-        self.model.stop_training = False
-        # A Checkpointer resumes from its newest checkpoint: weights, step
-        # counts and random state now, the rest at the resumed epoch.
-        initial_step, resuming = 0, None
-        for callback in callback_list.callbacks:
-            if isinstance(callback, Checkpointer):
-                initial_epoch, initial_step = callback.resume(
-                    self, initial_epoch)
-                resuming = callback
-        # kerasft callbacks that need the Trainer itself (TensorBoardLogger:
-        # global step, strategy, one batch of `train_dataset` for gradient
-        # histograms) get it here. Dropped at the end: it can hold a copy
-        # of in-memory arrays.
-        self.train_dataset = dataset
-        for callback in callback_list.callbacks:
-            if hasattr(callback, "set_trainer"):
-                callback.set_trainer(self)
-        callback_list.on_train_begin()
-        if steps_per_epoch is not None:
-            # The user's dataset repeats: one iterator across epochs.
-            iterator = iter(self._distribute(dataset))
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            for metric in self._train_metrics:
-                metric.reset_state()
-            callback_list.on_epoch_begin(epoch)
-            # After on_epoch_begin: a callback may have (un)frozen layers.
-            self._sync_trainable_variables()
-            train_function = self._get_train_function()
-            if steps_per_epoch is None:
-                iterator = self._epoch_iterator(dataset, steps)
-            self._train_iterator = iterator  # saved by a Checkpointer
-            step = 0
-            if resuming is not None:
-                # Optimizer (extended to this epoch's trainable set above)
-                # and data position; then skip the steps already done.
-                resuming.restore_data(iterator)
-                step, initial_step, resuming = initial_step, 0, None
-            while steps is None or step < steps:
-                remaining = self.config.steps_per_execution
-                if steps is not None:
-                    remaining = min(remaining, steps - step)
-                callback_list.on_train_batch_begin(step)
-                outputs = train_function(iterator, tf.constant(remaining))
-                steps_run = int(outputs["steps"])  # the call's one host sync
-                if steps_run == 0:
-                    break
-                step += steps_run
-                self.global_step += steps_run
-                logs = self._to_python(outputs["logs"])
-                finite = bool(outputs["finite"])
-                if not finite:
-                    # The bad step was counted but not applied.
-                    self.global_step -= 1
-                logs["learning_rate"] = self._current_learning_rate()
-                callback_list.on_train_batch_end(step - 1, logs)
-                if not finite:
-                    if self.model.stop_training:
-                        break  # e.g. TerminateOnNaN asked to stop quietly.
-                    raise NonFiniteLossError(
-                        f"The loss became {logs.get('loss')} at step "
-                        f"{self.global_step + 1} (epoch {epoch + 1}, batch "
-                        f"{step}). Training stopped; the model keeps the "
-                        f"weights after step {self.global_step}. Lower the "
-                        "learning rate, check the inputs for NaN/inf, or "
-                        "clip gradients (e.g. optimizer clipnorm=1.0)."
-                    )
-                if self.model.stop_training:
-                    break
-                if steps_run < remaining:
-                    break  # the iterator ran dry inside the call
-            if step == 0 and steps_per_epoch is not None:
-                raise ValueError(
-                    "The training dataset ran out of batches at the start "
-                    f"of epoch {epoch + 1}. Received: steps_per_epoch="
-                    f"{steps_per_epoch}; make the dataset repeat "
-                    "(dataset.repeat()) or lower steps_per_epoch."
-                )
-            if steps is not None and step == steps:
-                self._release_iterator(dataset, iterator)
-            epoch_logs = dict(logs)
-            if val_dataset is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate(val_dataset, include_matrix=False)
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            logs = epoch_logs
-            if self.model.stop_training:
-                break
-        # As in keras.Model.fit: an optimizer with use_ema=True swaps the
-        # moving averages into the weights at the end of training.
-        self.optimizer.finalize_variable_values(self._trainable_variables)
-        callback_list.on_train_end(logs)
-        self.train_dataset = None
-        return self.model.history
+    @property
+    def is_chief(self):
+        """True where this process writes logs and checkpoints (see
+        `kerasft.distribute.is_chief`)."""
+        return distribute.is_chief(self.strategy)
 
-    # ------------------------------------------------------------- evaluate
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0,
-                 callbacks=None):
-        """Evaluates the model; returns a dict of metric values.
+    @property
+    def metric_specs(self):
+        """The `metrics` given to the Trainer, as given (a tuple)."""
+        return tuple(self._metric_specs)
 
-        Classification tasks also get `"confusion_matrix"`: a NumPy array
-        `(num_classes, num_classes)`, rows = true classes (not for outputs
-        of rank > 2, such as masked-LM logits, nor above
-        `MAX_CONFUSION_MATRIX_CLASSES` classes).
-
-        Args:
-            x: a dataset of `(features, labels)` batches, or features.
-            y: labels when `x` is an array.
-            batch_size: int. Batch size for arrays.
-            verbose: 0 silent, 1 progress bar.
-            callbacks: list of `keras.callbacks.Callback` (test hooks).
-        """
-        dataset = self._as_dataset(x, y, batch_size, shuffle=False, role="x")
-        self._build(dataset)
-        self._check_labels(dataset, "x")
-        return self._evaluate(dataset, include_matrix=True, verbose=verbose,
-                              callbacks=callbacks)
-
-    def _evaluate(self, dataset, include_matrix, verbose=0, callbacks=None):
-        steps = int(dataset.cardinality())
-        callback_list = keras.callbacks.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self.model,
-            verbose=verbose,
-            epochs=1,
-            steps=steps if steps >= 0 else None,
-        )
-        for metric in self._eval_metrics:
-            metric.reset_state()
-        test_function = self._get_test_function()
-        steps = steps if steps >= 0 else None
-        iterator = self._epoch_iterator(dataset, steps)
-        callback_list.on_test_begin()
-        step = 0
-        logs = {}
-        while steps is None or step < steps:
-            remaining = self.config.steps_per_execution
-            if steps is not None:
-                remaining = min(remaining, steps - step)
-            callback_list.on_test_batch_begin(step)
-            outputs = test_function(iterator, tf.constant(remaining))
-            steps_run = int(outputs["steps"])
-            if steps_run == 0:
-                break
-            step += steps_run
-            logs = outputs["logs"]
-            callback_list.on_test_batch_end(step - 1, self._to_python(logs))
-            if steps_run < remaining:
-                break
-        if step == 0:
-            raise ValueError("The evaluation dataset is empty: no batches.")
-        if steps is not None and step == steps:
-            self._release_iterator(dataset, iterator)
-        results = self._to_python(logs)
-        callback_list.on_test_end(results)
-        if include_matrix and "confusion_matrix" in logs:
-            results["confusion_matrix"] = logs["confusion_matrix"].numpy()
-        return results
-
-    # -------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose=0):
-        """Returns the model's outputs (logits for classifiers) as NumPy.
-
-        Args:
-            x: a dataset of features or `(features, labels)` batches, or an
-                array of features.
-            batch_size: int. Batch size for arrays.
-            verbose: unused; kept for Keras' signature.
-        """
-        del verbose
-        dataset = self._as_dataset(x, None, batch_size, shuffle=False,
-                                   role="x", labels_required=False)
-        self._build(dataset)
-        predict_function = self._get_predict_function()
-        outputs = []
-        for batch in self._distribute(dataset):
-            outputs.append(predict_function(batch))
-        if not outputs:
-            raise ValueError("The prediction dataset is empty: no batches.")
-        return keras.tree.map_structure(
-            lambda *parts: np.concatenate(parts, axis=0), *outputs
-        )
-
-    # ------------------------------------------------------------ the steps
-    def _train_step(self, data):
-        x, y, sample_weight = _unpack(data)
-        with tf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
-            loss, loss_value = self._compute_loss(y, y_pred, sample_weight,
-                                                  training=True)
-            # LossScaleOptimizer (mixed_float16) scales; others pass through.
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self._trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-
-        # Skip the update when the loss or any gradient is NaN/inf.
-        norm = tf.linalg.global_norm(
-            [g for g in gradients if g is not None])
-        context = tf.distribute.get_replica_context()
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            # float16 loss scaling: scaled gradients that overflow are
-            # normal; the LossScaleOptimizer skips that step and halves its
-            # scale. Only a non-finite (unscaled) loss is an error.
-            ok = tf.math.is_finite(loss)
-            if self._multi_replica():
-                # Keras' LossScaleOptimizer decides on replica 0's local
-                # gradients; an overflow on another replica would reach the
-                # weights through the all-reduce. Make every replica see it.
-                overflow = context.all_reduce(
-                    tf.distribute.ReduceOp.SUM,
-                    tf.cast(tf.logical_not(tf.math.is_finite(norm)), "int32"))
-                poison = tf.where(tf.equal(overflow, 0), 1.0, float("nan"))
-                gradients = [None if g is None else g * tf.cast(poison, g.dtype)
-                             for g in gradients]
-        else:
-            ok = tf.math.is_finite(loss) & tf.math.is_finite(norm)
-        # All replicas must agree, or some would skip the all-reduce in
-        # apply() and hang the others.
-        bad = tf.cast(tf.logical_not(ok), "int32")
-        bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
-        finite = tf.equal(bad, 0)
-
-        if self.config.jit_compile or self._multi_replica():
-            # With several replicas a cond cannot hold the update: the
-            # optimizer's gradient all-reduce is a merge_call, which TF does
-            # not allow inside control flow.
-            # Under XLA a cond around the update is slow: XLA moves the work
-            # that feeds only one branch into it, where it loses its fast
-            # kernels (15x slower for the conv model, 2.6x for BERT on this
-            # CPU). Apply always, then keep the old values of the weights
-            # and optimizer state (step count, moments) where the step is
-            # bad: one fused select per element.
-            guarded = list(variables) + list(self.optimizer.variables)
-            before = [tf.convert_to_tensor(v) for v in guarded]
-            self.optimizer.apply(gradients, variables)
-            for variable, old in zip(guarded, before):
-                variable.assign(tf.where(finite, variable, old))
-        else:
-
-            def apply():
-                self.optimizer.apply(gradients, variables)
-                return tf.constant(True)
-
-            tf.cond(finite, apply, lambda: tf.constant(False))
-        self._update_metrics(self._train_metrics, x, y, y_pred, sample_weight,
-                             loss_value)
-        return finite
-
-    def _test_step(self, data):
-        x, y, sample_weight = _unpack(data)
-        y_pred = self.model(x, training=False)
-        _, loss_value = self._compute_loss(y, y_pred, sample_weight)
-        self._update_metrics(self._eval_metrics, x, y, y_pred, sample_weight,
-                             loss_value)
-        return tf.constant(True)
-
-    def _compute_loss(self, y, y_pred, sample_weight, training=False):
-        """Returns (loss to differentiate, loss value for the metric).
+    def compute_loss(self, y, y_pred, sample_weight=None, training=False):
+        """Returns `(loss to differentiate, loss value for the metric)`.
 
         Inside a strategy, Keras' mean losses already divide the replica's
         mean by the number of replicas R, and the optimizer sums gradients
@@ -473,6 +189,12 @@ class Trainer:
         replicas: 3 + 2) still weighs each example once. Regularization
         losses are divided by R (the gradient sum adds them back up once).
         The metric value is the replica's own mean plus regularization.
+
+        Args:
+            y: labels, `y_pred`: the model's outputs, `sample_weight`:
+                optional weights, as a batch of `fit` yields them.
+            training: bool. True inside the train step (adds the uneven-
+                batch rescaling above, which needs a replica context).
         """
         y_pred = tf.cast(y_pred, "float32")  # logits may be bfloat16
         y = self._match_label_shape(y, y_pred)
@@ -500,6 +222,333 @@ class Trainer:
             loss += regularization / replicas
             value += regularization
         return loss, value
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_data=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_freq=1,
+    ):
+        """Trains the model; returns a `keras.callbacks.History`.
+
+        Every batch's labels are checked inside the compiled step: a label
+        the loss cannot take stops training with an `InvalidLabelError`
+        naming it and its batch, before that step is applied.
+
+        Args:
+            x: a `tf.data.Dataset` of `(features, labels)` or
+                `(features, labels, sample_weights)` batches, or an array of
+                features (then `y` holds the labels).
+            y: labels when `x` is an array.
+            batch_size: int. Batch size for arrays (None for a dataset).
+                Defaults to the config's `batch_size`.
+            epochs: int. Index of the last epoch.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: list of `keras.callbacks.Callback`. With a
+                `kerasft.Checkpointer`, `fit` resumes from its newest
+                checkpoint (see there).
+            validation_data: a dataset or an `(x, y)` tuple, evaluated
+                every `validation_freq` epochs; its logs get a `val_` prefix.
+            initial_epoch: int. Epoch to start from (for resuming).
+            steps_per_epoch: int. Steps per epoch; needed for a dataset that
+                repeats forever. Defaults to one pass over the data.
+            validation_freq: int. Validate every N epochs.
+        """
+        check_int("epochs", epochs)
+        check_int("initial_epoch", initial_epoch, minimum=0)
+        check_optional_int("steps_per_epoch", steps_per_epoch)
+        check_int("validation_freq", validation_freq)
+        _check_verbose(verbose)
+        callbacks = _check_callbacks(callbacks)
+        dataset = self._as_dataset(x, y, batch_size, shuffle=True, role="x")
+        val_dataset = None
+        if validation_data is not None:
+            # `batch_size` is for arrays: a validation dataset is batched.
+            val_dataset = inputs.as_validation_dataset(
+                validation_data,
+                None if isinstance(validation_data, tf.data.Dataset)
+                else self._array_batch_size(None, batch_size))
+        self._build(dataset)
+        self._check_labels(dataset, "x")
+        if val_dataset is not None:
+            self._build(val_dataset, "validation_data")
+            self._check_labels(val_dataset, "validation_data")
+        if steps_per_epoch is None:
+            steps = int(dataset.cardinality())
+            if steps == tf.data.INFINITE_CARDINALITY:
+                raise ValueError(
+                    "The training dataset repeats forever, so "
+                    "`steps_per_epoch` is needed. Received: "
+                    "steps_per_epoch=None"
+                )
+            steps = None if steps < 0 else steps
+        else:
+            steps = steps_per_epoch
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self.model,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        # Callbacks such as LearningRateScheduler read model.optimizer.
+        self.model.optimizer = self.optimizer
+        self.model.stop_training = False
+        # TrainerCallbacks get the Trainer (TensorBoardLogger: global step,
+        # strategy, one batch of `train_dataset` for gradient histograms);
+        # one that can resume a run (a Checkpointer) restores weights, step
+        # counts and random state now, the rest at the resumed epoch.
+        # `train_dataset` is dropped at the end: it can hold a copy of
+        # in-memory arrays.
+        self.train_dataset = dataset
+        trainer_callbacks = [c for c in callback_list.callbacks
+                             if isinstance(c, TrainerCallback)]
+        for callback in trainer_callbacks:
+            callback.set_trainer(self)
+        initial_step, resuming = 0, None
+        for callback in trainer_callbacks:
+            position = callback.resume_position(initial_epoch)
+            if position is not None:
+                (initial_epoch, initial_step), resuming = position, callback
+        callback_list.on_train_begin()
+        if steps_per_epoch is not None:
+            # The user's dataset repeats: one iterator across epochs.
+            iterator = iter(self._distribute(dataset))
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            for metric in self._train_metrics:
+                metric.reset_state()
+            callback_list.on_epoch_begin(epoch)
+            # After on_epoch_begin: a callback may have (un)frozen layers.
+            self._sync_trainable_variables()
+            if steps_per_epoch is None:
+                iterator = self._epoch_iterator(dataset, steps)
+            self._train_iterator = iterator
+            start = 0
+            if resuming is not None:
+                # Optimizer (extended to this epoch's trainable set above)
+                # and data position; then skip the steps already done.
+                resuming.restore_data(iterator)
+                start, initial_step, resuming = initial_step, 0, None
+            step = start
+            for call in step_loop.calls(
+                    self._get_train_function(), iterator, steps,
+                    self.config.steps_per_execution, start=start,
+                    on_call_begin=callback_list.on_train_batch_begin):
+                step = call.step
+                self.global_step += call.steps_run
+                status = call.status
+                if not status.ok:
+                    # The bad step was counted but not applied.
+                    self.global_step -= 1
+                    if not status.labels_ok:
+                        raise self._label_check.error(
+                            status.bad_label, "x",
+                            self._where(epoch, step, training=True))
+                logs = self._to_python(call.outputs["logs"])
+                logs["learning_rate"] = self._current_learning_rate()
+                callback_list.on_train_batch_end(step - 1, logs)
+                if not status.ok:
+                    if self.model.stop_training:
+                        break  # e.g. TerminateOnNaN asked to stop quietly.
+                    raise self._non_finite_error(status, epoch, step)
+                if self.model.stop_training:
+                    break
+            if step == 0 and steps_per_epoch is not None:
+                raise ValueError(
+                    "The training dataset ran out of batches at the start "
+                    f"of epoch {epoch + 1}. Received: steps_per_epoch="
+                    f"{steps_per_epoch}; make the dataset repeat "
+                    "(dataset.repeat()) or lower steps_per_epoch."
+                )
+            if steps is not None and step == steps:
+                self._release_iterator(dataset, iterator)
+            epoch_logs = dict(logs)
+            if val_dataset is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate(val_dataset, include_matrix=False,
+                                          role="validation_data")
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            logs = epoch_logs
+            if self.model.stop_training:
+                break
+        # As in keras.Model.fit: an optimizer with use_ema=True swaps the
+        # moving averages into the weights at the end of training.
+        self.optimizer.finalize_variable_values(self._trainable_variables)
+        callback_list.on_train_end(logs)
+        self.train_dataset = None
+        return self.model.history
+
+    def _where(self, epoch, step, training):
+        """Where a bad batch was met, for messages."""
+        if training:
+            return (f"batch {step} of epoch {epoch + 1} (step "
+                    f"{self.global_step + 1}); training stopped before that "
+                    f"step, the model keeps the weights after step "
+                    f"{self.global_step}")
+        return f"batch {step} of the evaluation data"
+
+    def _non_finite_error(self, status, epoch, step):
+        where = (f"at step {self.global_step + 1} (epoch {epoch + 1}, batch "
+                 f"{step})")
+        if not np.isfinite(status.loss):
+            cause = f"The loss became {status.loss} {where}"
+            if not status.labels_finite:
+                cause += ": that batch's labels hold NaN or inf values"
+        elif status.gradient_index >= 0:
+            variable = self._trainable_variables[status.gradient_index]
+            cause = (f"The gradient of {variable.path!r} became NaN or inf "
+                     f"{where}, with a finite loss of {status.loss:.6g}")
+        else:  # another worker's replica met it
+            cause = ("A replica on another worker met a non-finite loss or "
+                     f"gradient, or an invalid label, {where}")
+        return NonFiniteLossError(
+            f"{cause}. Training stopped; the model keeps the weights after "
+            f"step {self.global_step}. Lower the learning rate, check the "
+            "inputs for NaN/inf, or clip gradients (e.g. optimizer "
+            "clipnorm=1.0)."
+        )
+
+    # ------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0,
+                 callbacks=None):
+        """Evaluates the model; returns a dict of metric values.
+
+        Classification tasks also get `"confusion_matrix"`: a NumPy array
+        `(num_classes, num_classes)`, rows = true classes (not for outputs
+        of rank > 2, such as masked-LM logits, nor above
+        `MAX_CONFUSION_MATRIX_CLASSES` classes).
+
+        Args:
+            x: a dataset of `(features, labels)` batches, or features.
+            y: labels when `x` is an array.
+            batch_size: int. Batch size for arrays (None for a dataset).
+            verbose: 0 silent, 1 progress bar.
+            callbacks: list of `keras.callbacks.Callback` (test hooks).
+        """
+        _check_verbose(verbose)
+        callbacks = _check_callbacks(callbacks)
+        dataset = self._as_dataset(x, y, batch_size, shuffle=False, role="x")
+        self._build(dataset)
+        self._check_labels(dataset, "x")
+        return self._evaluate(dataset, include_matrix=True, verbose=verbose,
+                              callbacks=callbacks, role="x")
+
+    def _evaluate(self, dataset, include_matrix, verbose=0, callbacks=None,
+                  role="x"):
+        steps = int(dataset.cardinality())
+        steps = steps if steps >= 0 else None
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self.model,
+            verbose=verbose,
+            epochs=1,
+            steps=steps,
+        )
+        for metric in self._eval_metrics:
+            metric.reset_state()
+        iterator = self._epoch_iterator(dataset, steps)
+        callback_list.on_test_begin()
+        step, logs = 0, {}
+        for call in step_loop.calls(
+                self._get_test_function(), iterator, steps,
+                self.config.steps_per_execution,
+                on_call_begin=callback_list.on_test_batch_begin):
+            step = call.step
+            status = call.status
+            if not status.labels_ok:
+                raise self._label_check.error(
+                    status.bad_label, role,
+                    self._where(0, step, training=False))
+            logs = call.outputs["logs"]
+            callback_list.on_test_batch_end(step - 1, self._to_python(logs))
+        if step == 0:
+            raise ValueError("The evaluation dataset is empty: no batches.")
+        if steps is not None and step == steps:
+            self._release_iterator(dataset, iterator)
+        results = self._to_python(logs)
+        callback_list.on_test_end(results)
+        if include_matrix and "confusion_matrix" in logs:
+            results["confusion_matrix"] = logs["confusion_matrix"].numpy()
+        return results
+
+    # -------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose=0):
+        """Returns the model's outputs (logits for classifiers) as NumPy.
+
+        Args:
+            x: a dataset of features or `(features, labels)` batches, or an
+                array of features.
+            batch_size: int. Batch size for arrays (None for a dataset).
+            verbose: unused; kept for Keras' signature.
+        """
+        _check_verbose(verbose)
+        dataset = self._as_dataset(x, None, batch_size, shuffle=False,
+                                   role="x", labels_required=False)
+        self._build(dataset)
+        predict_function = self._get_predict_function()
+        outputs = []
+        for batch in self._distribute(dataset):
+            outputs.append(predict_function(batch))
+        if not outputs:
+            raise ValueError("The prediction dataset is empty: no batches.")
+        return keras.tree.map_structure(
+            lambda *parts: np.concatenate(parts, axis=0), *outputs
+        )
+
+    # ------------------------------------------------------------ the steps
+    def _train_step(self, data):
+        x, y, sample_weight = inputs.unpack(data)
+        y, labels_ok, bad_label = self._label_check.in_step(y)
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=True)
+            loss, loss_value = self.compute_loss(y, y_pred, sample_weight,
+                                                 training=True)
+            # LossScaleOptimizer (mixed_float16) scales; others pass through.
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self._trainable_variables)
+        applied, gradient_index = step_guard.apply_if_sound(
+            self.optimizer, gradients, self._trainable_variables, loss,
+            labels_ok, select_update=(self.config.jit_compile
+                                      or self._multi_replica()))
+        self._update_metrics(self._train_metrics, x, y, y_pred, sample_weight,
+                             loss_value)
+        return {"ok": applied, "labels_ok": labels_ok,
+                "bad_label": bad_label,
+                "loss": tf.cast(loss_value, "float32"),
+                "labels_finite": _all_finite(y),
+                "gradient_index": gradient_index}
+
+    def _test_step(self, data):
+        x, y, sample_weight = inputs.unpack(data)
+        y, labels_ok, bad_label = self._label_check.in_step(y)
+        y_pred = self.model(x, training=False)
+        _, loss_value = self.compute_loss(y, y_pred, sample_weight)
+        self._update_metrics(self._eval_metrics, x, y, y_pred, sample_weight,
+                             loss_value)
+        ok = labels_ok
+        if self._multi_replica():
+            # Every replica stops at the same step (workers would wait on
+            # each other's metric reads otherwise).
+            bad = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM,
+                tf.cast(tf.logical_not(labels_ok), "int32"))
+            ok = tf.equal(bad, 0)
+        return {"ok": ok, "labels_ok": labels_ok, "bad_label": bad_label,
+                "loss": tf.cast(loss_value, "float32"),
+                "labels_finite": _all_finite(y),
+                "gradient_index": tf.constant(-1, "int32")}
 
     def _update_metrics(self, metrics, x, y, y_pred, sample_weight,
                         loss_value):
@@ -529,50 +578,27 @@ class Trainer:
         return y
 
     # ---------------------------------------------- compiled step functions
-    def _multi_step_function(self, step_function, kind):
-        """Wraps a per-replica step in a loop of up to `num_steps` steps."""
-        if self.config.jit_compile and not self.config.run_eagerly:
-            step_function = tf.function(step_function, jit_compile=True,
-                                        reduce_retracing=True)
-        strategy = self.strategy
-        metrics = (self._train_metrics if kind == "train"
-                   else self._eval_metrics)
+    def _step_function(self, kind):
+        def count_trace():
+            self.trace_counts[kind] += 1
 
-        def one_step(data):
-            finite = strategy.run(step_function, args=(data,))
-            return strategy.experimental_local_results(finite)[0]
-
-        def multi_step(iterator, num_steps):
-            self.trace_counts[kind] += 1  # runs only while tracing
-            steps = tf.constant(0)
-            finite = tf.constant(True)
-            for _ in tf.range(num_steps):
-                optional = iterator.get_next_as_optional()
-                if not optional.has_value():
-                    break
-                finite = one_step(optional.get_value())
-                steps += 1
-                if not finite:
-                    break
-            # Read in the cross-replica context: on-read metric variables
-            # are summed over replicas here.
-            logs = {metric.name: metric.result() for metric in metrics}
-            return {"steps": steps, "finite": finite, "logs": logs}
-
-        if self.config.run_eagerly:
-            return multi_step
-        return tf.function(multi_step, reduce_retracing=True)
+        return step_loop.compile_steps(
+            self._train_step if kind == "train" else self._test_step,
+            self.strategy,
+            self._train_metrics if kind == "train" else self._eval_metrics,
+            jit_compile=self.config.jit_compile,
+            run_eagerly=self.config.run_eagerly,
+            on_trace=count_trace,
+        )
 
     def _get_train_function(self):
         if self._train_function is None:
-            self._train_function = self._multi_step_function(
-                self._train_step, "train")
+            self._train_function = self._step_function("train")
         return self._train_function
 
     def _get_test_function(self):
         if self._test_function is None:
-            self._test_function = self._multi_step_function(
-                self._test_step, "test")
+            self._test_function = self._step_function("test")
         return self._test_function
 
     def _get_predict_function(self):
@@ -580,8 +606,8 @@ class Trainer:
             strategy = self.strategy
 
             def predict_step(data):
-                x, _, _ = _unpack(data) if isinstance(data, tuple) else (
-                    data, None, None)
+                x, _, _ = inputs.unpack(data) if isinstance(
+                    data, tuple) else (data, None, None)
                 return self.model(x, training=False)
 
             def predict_function(data):
@@ -653,25 +679,24 @@ class Trainer:
         self.model.optimizer = new
         self._all_optimizer_targets = union
 
-    def _build(self, dataset):
+    def _build(self, dataset, role="x"):
         """Builds model, metrics and optimizer from the data's spec."""
+        x_spec, _, _ = inputs.unpack(dataset.element_spec)
+        inputs.check_numeric(x_spec)
         if self._train_metrics is not None:
+            inputs.check_same_features(self._x_spec, x_spec, self.model, role)
             return
-        x_spec, _, _ = _unpack(dataset.element_spec)
-        _check_numeric(x_spec)
+        self._x_spec = x_spec
         with self.strategy.scope():
             # A forward pass on one zero example creates the weights of a
-            # subclassed model, checks the input shape against the model,
-            # and its output gives the number of classes.
-            # Unknown sizes (bucketed sequence lengths) become 1.
-            dummy = keras.tree.map_structure(
-                lambda s: tf.zeros([1] + [d or 1 for d in s.shape[1:]],
-                                   s.dtype),
-                x_spec,
-            )
-            outputs = self.model(dummy, training=False)
+            # subclassed model, checks the features against the model, and
+            # its output gives the number of classes.
+            outputs = inputs.call_on_spec(self.model, x_spec)
             num_outputs = int(keras.tree.flatten(outputs)[0].shape[-1])
             self.num_outputs = num_outputs
+            self._label_check = inputs.LabelCheck(
+                self.task, num_outputs,
+                getattr(self.loss, "ignore_class", None))
             self._check_token_metrics(outputs)
             self._train_metrics = [keras.metrics.Mean(name="loss")]
             self._train_metrics += components.get_metrics(
@@ -717,151 +742,19 @@ class Trainer:
     # --------------------------------------------------------------- input
     def _as_dataset(self, x, y, batch_size, shuffle, role,
                     labels_required=True):
-        if isinstance(x, tf.data.Dataset):
-            if y is not None:
-                raise ValueError(
-                    "`y` must be None when `x` is a tf.data.Dataset (the "
-                    "dataset yields the labels). Received: y of type "
-                    f"{type(y).__name__}"
-                )
-            dataset = x
-            if dataset.cardinality() == 0:
-                raise ValueError(
-                    f"The dataset passed as `{role}` is empty. Received: "
-                    f"{role}=<Dataset with 0 batches>"
-                )
-            spec = dataset.element_spec
-            batched = all(
-                s.shape.rank is None or s.shape.rank >= 1
-                for s in keras.tree.flatten(spec)
-            )
-            if not batched:
-                raise ValueError(
-                    f"The dataset passed as `{role}` is not batched (its "
-                    f"elements are scalars). Received: element_spec={spec}. "
-                    "Call dataset.batch(batch_size) first."
-                )
-            return dataset
-        if x is None:
-            raise ValueError(f"`{role}` is required. Received: {role}=None")
-        batch_size = batch_size or self.config.batch_size
-        features = _as_array(x, role)
-        num_examples = len(next(iter(features.values()), ())) if isinstance(
-            features, dict) else len(features)
-        if num_examples == 0:
-            raise ValueError(
-                f"`{role}` is empty. Received: {role} with "
-                f"{num_examples} examples"
-            )
-        if y is None:
-            if labels_required:
-                raise ValueError(
-                    "`y` is required when `x` is an array. Received: y=None"
-                )
-            return tf.data.Dataset.from_tensor_slices(features).batch(
-                batch_size)
-        labels = np.asarray(y)
-        if len(labels) != num_examples:
-            raise ValueError(
-                "`x` and `y` must have the same number of examples. "
-                f"Received: len(x)={num_examples}, len(y)={len(labels)}"
-            )
-        dataset = tf.data.Dataset.from_tensor_slices((features, labels))
-        if shuffle:
-            dataset = dataset.shuffle(len(features), seed=0,
-                                      reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return inputs.as_dataset(
+            x, y, self._array_batch_size(x, batch_size), shuffle, role,
+            labels_required)
 
-    def _as_validation_dataset(self, validation_data, batch_size):
-        if isinstance(validation_data, tf.data.Dataset):
-            return self._as_dataset(validation_data, None, batch_size,
-                                    shuffle=False, role="validation_data")
-        if isinstance(validation_data, (tuple, list)) and len(
-                validation_data) == 2:
-            return self._as_dataset(*validation_data, batch_size,
-                                    shuffle=False, role="validation_data")
-        raise TypeError(
-            "`validation_data` must be a tf.data.Dataset or an (x, y) "
-            f"tuple. Received: validation_data of type "
-            f"{type(validation_data).__name__}"
-        )
+    def _array_batch_size(self, x, batch_size):
+        # The config's default applies to arrays only; a batch_size given
+        # with a dataset is refused by inputs.as_dataset.
+        if batch_size is None and not isinstance(x, tf.data.Dataset):
+            return self.config.batch_size
+        return batch_size
 
     def _check_labels(self, dataset, role):
-        """Checks the first batch's labels against the model's outputs.
-
-        A full pass would cost an epoch; the first batch catches the usual
-        mistakes (1-based labels, a num_classes too small, multi-label
-        targets of the wrong width or not 0/1, text regression targets)
-        before training.
-        """
-        # Creating an iterator can cost a second (tf.data rewrites a graph
-        # that embeds in-memory arrays), so each dataset is checked once.
-        if dataset in self._checked_datasets:
-            return
-        self._checked_datasets.add(dataset)
-        _, y_spec, _ = _unpack(dataset.element_spec)
-        if y_spec is not None and y_spec.dtype == tf.string:
-            raise TypeError(
-                f"Labels in `{role}` are strings; the Trainer needs numbers "
-                "(class ids, 0/1 targets or values). Map names to ids "
-                "first, e.g. with kerasft.data.LabelMap."
-            )
-        if self.task not in ("sparse", "binary", "regression"):
-            return
-        for batch in dataset.take(1):
-            _, y, _ = _unpack(batch)
-            if y is None:
-                raise ValueError(
-                    f"The dataset passed as `{role}` yields no labels. "
-                    "Expected (features, labels) batches."
-                )
-            labels = np.asarray(y)
-            if labels.size == 0:
-                raise ValueError(f"The dataset passed as `{role}` is empty.")
-            self._check_label_values(labels, role)
-            return
-        raise ValueError(
-            f"The dataset passed as `{role}` is empty: it yielded no "
-            "batches."
-        )
-
-    def _check_label_values(self, labels, role):
-        multi_output = self.num_outputs > 1 and self.task != "sparse"
-        if multi_output and (labels.ndim != 2
-                             or labels.shape[-1] != self.num_outputs):
-            kind = "multi-label" if self.task == "binary" else "regression"
-            raise ValueError(
-                f"Labels in `{role}` do not fit a {kind} model with "
-                f"{self.num_outputs} outputs: expected (batch, "
-                f"{self.num_outputs}) targets. Received: labels of shape "
-                f"{labels.shape}"
-            )
-        if self.task == "regression":
-            return
-        if self.task == "binary" and multi_output:
-            bad = labels[(labels != 0) & (labels != 1)]
-            if bad.size:
-                raise ValueError(
-                    f"Multi-label targets in `{role}` must be 0 or 1 (a "
-                    "multi-hot row per example). Received: "
-                    f"target={bad.flat[0].item()!r}"
-                )
-            return
-        # Token classification ignores a label value (-100) by design.
-        ignore = getattr(self.loss, "ignore_class", None)
-        if ignore is not None:
-            labels = labels[labels != ignore]
-        limit = 2 if self.task == "binary" else self.num_outputs
-        bad = labels[(labels < 0) | (labels >= limit)]
-        if bad.size:
-            raise ValueError(
-                f"Labels in `{role}` are out of range for a model with "
-                f"{self.num_outputs} output(s): expected integers in "
-                f"[0, {limit})"
-                + (f" or {ignore} (ignored)" if ignore is not None else "")
-                + f". Received: label={bad.flat[0].item()!r} "
-                "(check num_classes, or labels that start at 1)."
-            )
+        self._label_check.check_dataset(dataset, role)
 
     def _epoch_iterator(self, dataset, steps):
         """An iterator positioned at the start of an epoch of `dataset`.
@@ -936,48 +829,38 @@ def _check_jit_devices(strategy, jit_compile):
         )
 
 
-def _unpack(data):
-    """Splits a batch into (x, y, sample_weight), Keras' convention."""
-    if isinstance(data, tuple):
-        if len(data) == 1:
-            return data[0], None, None
-        if len(data) == 2:
-            return data[0], data[1], None
-        if len(data) == 3:
-            return data
-    return data, None, None
 
-
-def _as_array(x, role):
-    """`x` as a NumPy array, or a dict of them (named model inputs, e.g.
-    a text preprocessor's `token_ids` / `padding_mask`)."""
-    if isinstance(x, dict):
-        features = {k: _as_array(v, f"{role}[{k!r}]") for k, v in x.items()}
-        sizes = {len(v) for v in features.values()}
-        if len(sizes) > 1:
-            raise ValueError(
-                f"Every input of `{role}` must have the same number of "
-                "examples. Received: "
-                + ", ".join(f"{k}: {len(v)}" for k, v in features.items())
-            )
-        return features
-    features = np.asarray(x)
-    if not np.issubdtype(features.dtype, np.number) and features.dtype != bool:
-        raise TypeError(
-            f"`{role}` must be numeric. Received: {role} with dtype "
-            f"{features.dtype} (e.g. strings); convert or encode it first."
+def _check_verbose(verbose):
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(
+            f"`verbose` must be 0 (silent), 1 (progress bar) or 2 (one line "
+            f"per epoch). Received: verbose={verbose!r}"
         )
-    if features.dtype == np.float64:
-        features = features.astype("float32")
-    return features
 
 
-def _check_numeric(x_spec):
-    for spec in keras.tree.flatten(x_spec):
-        if spec.dtype == tf.string:
-            raise TypeError(
-                "Model inputs must be numeric tensors. Received: a feature "
-                f"of dtype string (spec {spec}). Tokenize or encode text in "
-                "the tf.data pipeline first."
-            )
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return None
+    if isinstance(callbacks, keras.callbacks.Callback):
+        raise TypeError(
+            "`callbacks` must be a list of keras.callbacks.Callback. "
+            f"Received: one callback, {type(callbacks).__name__}; pass "
+            "[callback]"
+        )
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(c, keras.callbacks.Callback) for c in callbacks):
+        received = ([type(c).__name__ for c in callbacks]
+                    if isinstance(callbacks, (list, tuple))
+                    else type(callbacks).__name__)
+        raise TypeError(
+            "`callbacks` must be a list of keras.callbacks.Callback. "
+            f"Received: {received}"
+        )
+    return list(callbacks)
 
+
+def _all_finite(y):
+    """True when labels `y` hold no NaN/inf (a scalar bool tensor)."""
+    if y is None or not y.dtype.is_floating:
+        return tf.constant(True)
+    return tf.reduce_all(tf.math.is_finite(y))

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from kerasft.checks import check_batch_size, check_bool
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
@@ -25,6 +27,8 @@ class TrainingConfig:
     batch_size: int = 32
 
     def __post_init__(self):
+        check_bool("jit_compile", self.jit_compile)
+        check_bool("run_eagerly", self.run_eagerly)
         if (
             not isinstance(self.steps_per_execution, int)
             or self.steps_per_execution < 1
@@ -33,13 +37,25 @@ class TrainingConfig:
                 "`steps_per_execution` must be an int >= 1. Received: "
                 f"steps_per_execution={self.steps_per_execution!r}"
             )
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(
-                "`batch_size` must be an int >= 1. "
-                f"Received: batch_size={self.batch_size!r}"
-            )
+        check_batch_size(self.batch_size)
         if self.average not in (None, "binary", "macro", "micro"):
             raise ValueError(
                 "`average` must be None, 'binary', 'macro' or 'micro'. "
                 f"Received: average={self.average!r}"
             )
+
+    @classmethod
+    def from_kwargs(cls, **kwargs):
+        """A config from keyword arguments, naming any it does not know."""
+        fields = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(kwargs) - set(fields))
+        if unknown:
+            hint = (" (epochs, callbacks and validation data go to fit())"
+                    if set(unknown) & {"epochs", "callbacks", "verbose",
+                                       "validation_data"} else "")
+            raise TypeError(
+                f"Unknown Trainer argument(s) {unknown}{hint}. Accepted "
+                f"settings: {fields}. Received: "
+                + ", ".join(f"{k}={kwargs[k]!r}" for k in unknown)
+            )
+        return cls(**kwargs)
