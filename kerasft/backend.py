@@ -10,6 +10,11 @@ import sys
 
 REQUIRED_BACKEND = "tensorflow"
 
+# TF_CPP_MIN_LOG_LEVEL as the user's environment set it (None if unset),
+# read before `select_tensorflow_backend` sets kerasft's default: the CLI
+# honours a level the user chose and picks its own otherwise.
+ENVIRONMENT_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+
 
 class BackendError(RuntimeError):
     """Raised when Keras is already running on a backend other than TF."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 from kerasft import freezing
+from kerasft.checks import check_keras_file
 from kerasft.finetuning import STRATEGIES, apply_strategy
 from kerasft.models import TextClassifier
 
@@ -31,12 +32,8 @@ def load_classifier(model_or_preset, num_classes=2):
     """
     path = Path(model_or_preset)
     if path.suffix == ".keras":
-        if not path.is_file():
-            raise FileNotFoundError(
-                "No saved model at that path. Received: "
-                f"model={str(model_or_preset)!r}"
-            )
-        return keras.saving.load_model(path)
+        # Keras calls a truncated or foreign file "File not found".
+        return keras.saving.load_model(check_keras_file("model", path))
     return TextClassifier.from_preset(
         str(model_or_preset), num_classes=num_classes, load_weights=False
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 
 from kerasft import data, freezing
+from kerasft.checks import check_keras_file
 from kerasft.models import ConvNetwork
 from kerasft.training import TensorBoardLogger, Trainer
 
@@ -109,7 +110,9 @@ def run_quickstart(config=QuickstartConfig(), verbose=1):
 
     say("== Stage 2: load it, freeze the feature extractor, fine-tune a "
         "new head on digits 5-9")
-    loaded = keras.models.load_model(model_path)
+    # Checked: a disk that filled up mid-save leaves a cut-short archive.
+    loaded = keras.models.load_model(check_keras_file("model_path",
+                                                      model_path))
     finetuned = loaded.with_new_head(num_classes=5)
     before = freezing.parameter_report(finetuned, max_depth=2)
     freezing.freeze(finetuned, "feature_extractor")

@@ -8,7 +8,8 @@ Dataset names:
     images train (10% of them validate), the last 2,000 test.
   - `npz:PATH`: a NumPy `.npz` with arrays `x` and `y`, seeded 70/10/20.
   - `tfds:NAME`: a tensorflow-datasets set, its `train` and `test` splits,
-    from `data_dir` (downloads only with network access).
+    prepared in `data_dir` (default: tfds' own folder); nothing is
+    downloaded, and an unknown or unprepared set is a one-line error.
   - `folder:PATH`: an image folder, one subfolder per class, 80/20 split.
 """
 
@@ -21,7 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import data
-from kerasft.checks import check_choice, check_int
+from kerasft.checks import (
+    check_batch_size,
+    check_choice,
+    check_int,
+    check_keras_file,
+)
+from kerasft.data.tfds_loader import load_tfds_class_names
 from kerasft.models import ConvNetwork, FeedforwardNetwork
 from kerasft.training import Trainer
 
@@ -127,6 +134,7 @@ def load_named_dataset(name, data_dir=None, batch_size=64, seed=0,
     >>> splits.num_classes
     10
     """
+    batch_size = check_batch_size(batch_size)
     augmentation = (
         data.image_augmentation(rotation_factor=0.05, zoom_factor=0.1,
                                 noise_stddev=0.02, seed=seed)
@@ -146,12 +154,9 @@ def load_named_dataset(name, data_dir=None, batch_size=64, seed=0,
         return NamedData(batches(train, True), batches(val, False),
                          batches(test, False), num_classes)
     if name.startswith("tfds:"):
-        import tensorflow_datasets as tfds
-
         tfds_name = name[5:]
-        builder = tfds.builder(tfds_name, data_dir=data_dir)
-        num_classes = builder.info.features[
-            builder.info.supervised_keys[1]].num_classes
+        # One-line errors for an unknown name (tfds lists all ~450).
+        num_classes = len(load_tfds_class_names(tfds_name, data_dir))
         train = data.load_tfds(tfds_name, "train[:90%]", data_dir=data_dir)
         val = data.load_tfds(tfds_name, "train[90%:]", data_dir=data_dir)
         test = data.load_tfds(tfds_name, "test", data_dir=data_dir)
@@ -244,11 +249,9 @@ def run_evaluate(model_path, dataset="digits", data_dir=None, batch_size=64,
         batch_size: int. Examples per batch.
         seed: int. The seed the model was trained with (same test split).
     """
-    path = Path(model_path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No saved model at that path. Received: model_path={str(path)!r}"
-        )
+    # Checked before any loading: Keras calls a bad file "File not found".
+    path = check_keras_file("model_path", model_path)
+    check_batch_size(batch_size)
     model = keras.models.load_model(path)
     splits = load_named_dataset(dataset, data_dir, batch_size, seed)
     trainer = Trainer(model, metrics=["accuracy", "precision", "recall",
