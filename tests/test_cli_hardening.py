@@ -460,7 +460,8 @@ def tfds_dir(tmp_path_factory):
             )
 
         def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(10), "test": self._generate_examples(3)}
+            return {"train": self._generate_examples(10),
+                    "test": self._generate_examples(3)}
 
         def _generate_examples(self, count):
             for i in range(count):
@@ -481,7 +482,8 @@ def tfds_dir(tmp_path_factory):
             )
 
         def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(6), "test": self._generate_examples(2)}
+            return {"train": self._generate_examples(6),
+                    "test": self._generate_examples(2)}
 
         def _generate_examples(self, count):
             for i in range(count):

@@ -3,7 +3,11 @@
 import numpy as np
 import tensorflow as tf
 
-from kerasft.data.checks import check_labels, check_numeric_array
+from kerasft.data.checks import (
+    check_finite,
+    check_labels,
+    check_numeric_array,
+)
 
 
 def check_arrays(features, labels, num_classes=None):
@@ -47,6 +51,10 @@ def dataset_from_arrays(features, labels, num_classes=None):
     Returns:
         A `tf.data.Dataset` whose elements are `(features[i], labels[i])`.
 
+    Raises:
+        ValueError: for empty or mismatched arrays, labels out of range, or
+            a NaN or inf in float features or labels (named with its row).
+
     Example:
 
     ```python
@@ -55,6 +63,10 @@ def dataset_from_arrays(features, labels, num_classes=None):
     ```
     """
     features, labels = check_arrays(features, labels, num_classes)
+    # Checked here, where arrays become training data, not in check_arrays:
+    # splitting data with gaps before `drop_missing_rows` is fine.
+    check_finite(features, "features")
+    check_finite(labels, "labels")
     if features.dtype == np.float64:
         features = features.astype(np.float32)
     if labels.dtype.kind in "iu":

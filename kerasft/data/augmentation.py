@@ -2,7 +2,11 @@
 
 import keras
 
+from kerasft.checks import check_choice, check_seed
+
 FLIP_MODES = (None, "horizontal", "vertical", "horizontal_and_vertical")
+# What keras' RandomRotation and RandomZoom take.
+FILL_MODES = ("constant", "reflect", "wrap", "nearest")
 
 
 def image_augmentation(
@@ -68,6 +72,8 @@ def image_augmentation(
             f"`flip_mode` must be one of {FLIP_MODES}. Received: "
             f"flip_mode={flip_mode!r}"
         )
+    check_choice("fill_mode", fill_mode, FILL_MODES)
+    check_seed(seed)
 
     def layer_seed(index):
         return None if seed is None else seed + index

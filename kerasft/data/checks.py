@@ -106,3 +106,64 @@ def check_range(value, name):
             f"{name}={value!r} (expected low < high)"
         )
     return low, high
+
+
+def check_finite(values, name):
+    """Raises naming the first NaN or inf in a float array `values`.
+
+    A NaN in the features or targets makes every loss NaN from the first
+    step on; say where it is, before any training starts.
+    """
+    if values.dtype.kind != "f":
+        return values
+    finite = np.isfinite(values)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+        position = "".join(f"[{i}]" for i in index)
+        raise ValueError(
+            f"`{name}` must hold finite numbers (a NaN or inf makes every "
+            f"loss NaN). Received: {name}{position}="
+            f"{values[index].item()!r} in row {index[0]}; drop those rows "
+            "first (kerasft.data.drop_missing_rows) or fill them in"
+        )
+    return values
+
+
+def check_unbatched(spec, name):
+    """Raises if a `(features, label)` element spec looks already batched.
+
+    `make_dataset` batches: a dataset batched before would give batches of
+    batches. Batches of unknown size have a leading `None` in both specs;
+    unbatched features (images, rows) have known shapes.
+    """
+    features, labels = spec
+    if not all(hasattr(s, "shape") for s in (features, labels)):
+        return
+    if (
+        features.shape.rank is not None and features.shape.rank >= 2
+        and labels.shape.rank is not None and labels.shape.rank >= 1
+        and features.shape[0] is None and labels.shape[0] is None
+    ):
+        raise ValueError(
+            f"`{name}` must be an unbatched dataset of (features, label) "
+            "pairs: it is batched here. Received: a dataset with "
+            f"element_spec={spec}, which looks batched already (a leading "
+            "None in features and labels); pass `dataset.unbatch()`, or "
+            "the loader's output as it is"
+        )
+
+
+def check_folder_kwargs(kwargs, fixed, loader):
+    """Raises if `**kwargs` of a folder loader set what the loader sets.
+
+    Args:
+        kwargs: dict. The `**kwargs` passed on to Keras.
+        fixed: dict. The arguments the loader passes itself, with why.
+        loader: str. The loader's name, for the message.
+    """
+    for key, why in fixed.items():
+        if key in kwargs:
+            raise ValueError(
+                f"`{key}` is set by {loader}: {why}. Received: "
+                f"{key}={kwargs[key]!r}"
+            )

@@ -3,7 +3,16 @@
 import keras
 import tensorflow as tf
 
-from kerasft.checks import check_path
+from kerasft.checks import (
+    check_bool,
+    check_choice,
+    check_int_sequence,
+    check_path,
+    check_seed,
+)
+from kerasft.data.checks import check_folder_kwargs
+
+COLOR_MODES = ("grayscale", "rgb", "rgba")
 
 
 def load_image_folder(
@@ -47,6 +56,14 @@ def load_image_folder(
     ```
     """
     directory = check_path("directory", directory, kind="directory")
+    image_size = _check_image_size(image_size)
+    check_choice("color_mode", color_mode, COLOR_MODES)
+    check_bool("shuffle", shuffle)
+    check_seed(seed)
+    check_folder_kwargs(kwargs, {
+        "batch_size": "it loads unbatched images; batch them with "
+                      "make_dataset(..., batch_size=...)",
+    }, "load_image_folder")
     datasets = keras.utils.image_dataset_from_directory(
         str(directory),
         image_size=image_size,
@@ -59,6 +76,20 @@ def load_image_folder(
     if isinstance(datasets, (list, tuple)):
         return tuple(_with_int64_labels(dataset) for dataset in datasets)
     return _with_int64_labels(datasets)
+
+
+def _check_image_size(image_size):
+    """`(height, width)` as a pair of positive ints, or raises."""
+    try:
+        size = check_int_sequence("image_size", image_size, allow_empty=False)
+    except ValueError:
+        size = ()
+    if len(size) != 2:
+        raise ValueError(
+            "`image_size` must be a pair of positive ints (height, width). "
+            f"Received: image_size={image_size!r}"
+        )
+    return size
 
 
 def _with_int64_labels(dataset):

@@ -135,6 +135,12 @@ class LabelMap:
                 `from_ids`, not an int in `[0, num_classes)`).
         """
         check_bool("from_ids", from_ids)
+        if isinstance(values, (str, bytes)):
+            # Iterating a str would encode its characters one by one.
+            raise TypeError(
+                "`values` must be a list of labels, not one str. Received: "
+                f"values={values!r} (pass [{values!r}] for one label)"
+            )
         return np.array(
             [
                 self._class_id(value, source, index, from_ids)

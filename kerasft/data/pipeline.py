@@ -3,8 +3,14 @@
 import keras
 import tensorflow as tf
 
-from kerasft.checks import check_int
+from kerasft.checks import (
+    check_batch_size,
+    check_bool,
+    check_int,
+    check_seed,
+)
 from kerasft.data.arrays import dataset_from_arrays
+from kerasft.data.checks import check_unbatched
 
 # Shuffle buffer when a dataset's length is unknown (e.g. after `filter`).
 DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
@@ -74,7 +80,11 @@ def make_dataset(
     x, y = next(iter(train))  # (64, 8, 8, 1), (64,)
     ```
     """
-    check_int("batch_size", batch_size)
+    check_batch_size(batch_size)
+    for name, flag in (("shuffle", shuffle), ("cache", cache),
+                       ("drop_remainder", drop_remainder)):
+        check_bool(name, flag)
+    check_seed(seed)
     if shuffle_buffer_size is not None:
         check_int("shuffle_buffer_size", shuffle_buffer_size)
     for name, function in (("preprocess", preprocess), ("augment", augment)):
@@ -135,6 +145,7 @@ def _check_dataset(dataset, labels):
             "`features` must be a dataset of (features, label) pairs. "
             f"Received: a dataset with element_spec={spec}"
         )
+    check_unbatched(spec, "features")
     if dataset.cardinality() == 0:
         raise ValueError(
             "`features` is an empty dataset. Received: a dataset with "

@@ -1,6 +1,8 @@
 """Seeded train / validation / test splits of in-memory arrays."""
 
-from kerasft.checks import check_fraction, is_int
+import numpy as np
+
+from kerasft.checks import check_bool, check_fraction, check_seed
 from kerasft.data.arrays import check_arrays
 
 
@@ -50,9 +52,11 @@ def train_val_test_split(
             f"Received: val_fraction={val_fraction}, test_fraction="
             f"{test_fraction} (expected val_fraction + test_fraction < 1)"
         )
-    if not is_int(seed):
-        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
+    check_seed(seed, allow_none=False)
+    check_bool("stratify", stratify)
     features, labels = check_arrays(features, labels)
+    if stratify:
+        _check_stratifiable(labels)
     num_samples = len(features)
     num_test = _part_size(num_samples, test_fraction)
     num_val = _part_size(num_samples, val_fraction)
@@ -66,6 +70,26 @@ def train_val_test_split(
     # A different seed for the second cut keeps the two shuffles unrelated.
     train, val = _split_off(*rest, num_val, seed + 1, stratify)
     return train, val, test
+
+
+class StratifyError(ValueError):
+    """A stratified split scikit-learn cannot cut; `reason` is its word."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _check_stratifiable(labels):
+    """Raises unless `labels` are class ids, one per sample."""
+    if labels.ndim != 1 or (
+        labels.dtype.kind == "f" and not np.all(labels == np.round(labels))
+    ):
+        raise TypeError(
+            "`labels` must be class ids, one per sample, with "
+            f"stratify=True. Received: labels of dtype {labels.dtype} and "
+            f"shape {labels.shape}"
+        )
 
 
 def _part_size(num_samples, fraction):
@@ -82,11 +106,24 @@ def _split_off(features, labels, size, seed, stratify):
     # Imported here: scikit-learn takes a second to import.
     from sklearn.model_selection import train_test_split
 
-    x_rest, x_part, y_rest, y_part = train_test_split(
-        features,
-        labels,
-        test_size=size,
-        random_state=seed,
-        stratify=labels if stratify else None,
-    )
+    try:
+        x_rest, x_part, y_rest, y_part = train_test_split(
+            features,
+            labels,
+            test_size=size,
+            random_state=seed,
+            stratify=labels if stratify else None,
+        )
+    except ValueError as error:
+        if not stratify:
+            raise
+        classes, counts = np.unique(labels, return_counts=True)
+        raise StratifyError(
+            "Cannot cut a stratified part of "
+            f"{size} from {len(labels)} samples in {len(classes)} classes "
+            f"(per class {counts.tolist()}): {error} Received: "
+            "stratify=True; pass stratify=False, larger fractions or more "
+            "samples",
+            reason=str(error),
+        ) from None
     return (x_rest, y_rest), (x_part, y_part)

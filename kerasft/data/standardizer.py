@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasft.checks import is_int
 from kerasft.data.checks import check_numeric_array
 
 
@@ -32,6 +33,12 @@ class Standardizer:
     """
 
     def __init__(self, axis=-1):
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        if axis is not None and not (axes and all(is_int(a) for a in axes)):
+            raise ValueError(
+                "`axis` must be an int, a tuple of ints or None (the axes "
+                f"with their own statistics). Received: axis={axis!r}"
+            )
         self.axis = axis
         self.layer = keras.layers.Normalization(axis=axis)
         self.adapted = False

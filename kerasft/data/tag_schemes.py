@@ -165,9 +165,22 @@ def entity_spans(tags):
     entity_spans(["O", "I-PER", "B-PER"])  # [("PER", 1, 1), ("PER", 2, 2)]
     ```
     """
+    if isinstance(tags, (str, bytes)):
+        # A str would be read one character (one "tag") at a time.
+        raise TypeError(
+            "`tags` must be a list of tag strings, not one str. Received: "
+            f"tags={tags!r} (pass [{tags!r}] for one tag)"
+        )
     tags = list(tags)
     if any(isinstance(tag, list) for tag in tags):
         tags = [tag for sentence in tags for tag in sentence + [OUTSIDE]]
+    bad = [t for t in tags if not isinstance(t, str) or not t][:1]
+    if bad:
+        bad = bad[0]
+        raise TypeError(
+            "`tags` must hold only non-empty tag strings ('O', 'B-PER', ...)."
+            f" Received: a tag {bad!r} of type {type(bad).__name__}"
+        )
     spans = []
     previous_prefix, previous_type, begin = OUTSIDE, "", 0
     # A trailing "O" closes the last entity.

@@ -197,6 +197,9 @@ def read_text_file(
     ):
         if column is not None:
             _check_column(name, column)
+    _check_distinct_columns(text_column=text_column,
+                            text_pair_column=text_pair_column,
+                            label_column=label_column)
     file_format = _file_format(path, file_format)
     delimiter = _delimiter(file_format, delimiter)
     check_bool("clean_html", clean_html)
@@ -546,6 +549,20 @@ def _check_column(name, column):
             f"`{name}` must be a column name (a non-empty str). Received: "
             f"{name}={column!r}"
         )
+
+
+def _check_distinct_columns(**columns):
+    """Raises if two of the text, pair and label columns are one column."""
+    given = [(name, column) for name, column in columns.items()
+             if column is not None]
+    for i, (name, column) in enumerate(given):
+        for other, other_column in given[i + 1:]:
+            if column == other_column:
+                raise ValueError(
+                    f"`{name}` and `{other}` must be different columns (a "
+                    "model would read its labels from its inputs). "
+                    f"Received: {name}={column!r}, {other}={other_column!r}"
+                )
 
 
 def _file_format(path, file_format):

@@ -178,9 +178,10 @@ def load_text_splits(
                     f"test_fraction={test_fraction}"
                 ) from error
             counts = np.bincount(labels, minlength=len(label_map))
+            reason = getattr(error, "reason", error)  # scikit-learn's alone
             raise ValueError(
                 f"Cannot cut a stratified split from '{train_path}' "
-                f"({len(labels)} rows; per class {counts.tolist()}): {error} "
+                f"({len(labels)} rows; per class {counts.tolist()}): {reason} "
                 "Pass test_path / validation_path or smaller fractions. "
                 f"Received: validation_fraction={validation_fraction}, "
                 f"test_fraction={test_fraction}"

@@ -20,8 +20,16 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import presets
-from kerasft.checks import check_choice, check_int, check_path, is_int
-from kerasft.data.checks import check_labels
+from kerasft.checks import (
+    check_batch_size,
+    check_bool,
+    check_choice,
+    check_int,
+    check_path,
+    check_seed,
+    is_int,
+)
+from kerasft.data.checks import check_finite, check_folder_kwargs, check_labels
 from kerasft.data.text_file import TASKS
 from kerasft.data.tfds_loader import load_tfds
 
@@ -30,6 +38,10 @@ DEFAULT_SHUFFLE_BUFFER_SIZE = 10_000
 # Strings are tokenized this many at a time (WordPiece is vectorized), then
 # unbatched so caching, shuffling and bucketing work per example.
 TOKENIZE_BATCH_SIZE = 256
+# The special tokens a WordPiece vocabulary must hold for BertTokenizer.
+WORD_PIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# A packed sequence needs its start and end tokens and one of text.
+MIN_SEQUENCE_LENGTH = 3
 
 
 def text_preprocessor(
@@ -77,8 +89,10 @@ def text_preprocessor(
     preprocessor(["a b", "b"])["token_ids"]  # [[2, 5, 6, 3, 0, 0], ...]
     ```
     """
-    check_int("sequence_length", sequence_length)
+    _check_sequence_length(sequence_length)
     check_choice("truncate", truncate, ("round_robin", "waterfall"))
+    if lowercase is not None:
+        check_bool("lowercase", lowercase)
     if (preset is None) == (vocabulary is None):
         raise ValueError(
             "Pass exactly one of `preset` and `vocabulary`. Received: "
@@ -86,10 +100,7 @@ def text_preprocessor(
             f"{'None' if vocabulary is None else '...'}"
         )
     if vocabulary is not None:
-        if isinstance(vocabulary, (list, tuple)) and not vocabulary:
-            raise ValueError(
-                "`vocabulary` is empty. Received: vocabulary=[]"
-            )
+        vocabulary = _check_vocabulary(vocabulary)
         tokenizer = keras_hub.tokenizers.BertTokenizer(
             vocabulary=vocabulary, lowercase=bool(lowercase)
         )
@@ -205,7 +216,11 @@ def make_text_dataset(
                                task="multi_label")
     ```
     """
-    check_int("batch_size", batch_size)
+    check_batch_size(batch_size)
+    for name, flag in (("shuffle", shuffle), ("cache", cache),
+                       ("drop_remainder", drop_remainder)):
+        check_bool(name, flag)
+    check_seed(seed)
     if task is not None:
         check_choice("task", task, TASKS)
     if shuffle_buffer_size is not None:
@@ -268,6 +283,13 @@ def load_text_folder(directory, shuffle=False, seed=None, **kwargs):
     ```
     """
     directory = check_path("directory", directory, kind="directory")
+    check_bool("shuffle", shuffle)
+    check_seed(seed)
+    check_folder_kwargs(kwargs, {
+        "batch_size": "it loads unbatched examples; batch them with "
+                      "make_text_dataset(..., batch_size=...)",
+        "verbose": "it loads quietly",
+    }, "load_text_folder")
     datasets = keras.utils.text_dataset_from_directory(
         str(directory), batch_size=None, shuffle=shuffle, seed=seed,
         verbose=False, **kwargs,
@@ -352,6 +374,7 @@ def _check_targets(labels, num_examples, num_classes, task):
                 f"min={int(labels.min())}"
             )
         return labels.astype(np.int64)
+    check_finite(labels, "labels")  # float targets, task inferred
     if labels.dtype == np.float64:
         return labels.astype(np.float32)
     return labels
@@ -491,9 +514,57 @@ def _cast_dataset_targets(dataset, label_spec, task):
 # --- Helpers ------------------------------------------------------------------
 
 
+def _check_sequence_length(sequence_length):
+    return check_int(
+        "sequence_length", sequence_length, minimum=MIN_SEQUENCE_LENGTH,
+        why="room for the start and end tokens and one of text",
+    )
+
+
+def _check_vocabulary(vocabulary):
+    """Returns `vocabulary` (a list of str or a file path), checked to hold
+    the WordPiece special tokens, or raises naming what is missing."""
+    if isinstance(vocabulary, (str, bytes)) or hasattr(
+        vocabulary, "__fspath__"
+    ):
+        path = check_path("vocabulary", vocabulary)
+        with open(path, encoding="utf-8") as file:
+            tokens = file.read().splitlines()
+        vocabulary, shown = str(path), f"'{path}'"
+    elif isinstance(vocabulary, (list, tuple)):
+        tokens = list(vocabulary)
+        bad = [t for t in tokens if not isinstance(t, str)][:1]
+        if bad:
+            bad = bad[0]
+            raise TypeError(
+                "`vocabulary` must be a list of str (word pieces). "
+                f"Received: vocabulary holding {bad!r} of type "
+                f"{type(bad).__name__}"
+            )
+        shown = (repr(tokens) if len(tokens) <= 10
+                 else f"a list of {len(tokens)} tokens")
+    else:
+        raise TypeError(
+            "`vocabulary` must be a list of str or the path of a vocab.txt. "
+            f"Received: vocabulary of type {type(vocabulary).__name__}"
+        )
+    if not tokens:
+        raise ValueError(
+            f"`vocabulary` is empty. Received: vocabulary={shown}"
+        )
+    missing = [t for t in WORD_PIECE_SPECIALS if t not in set(tokens)]
+    if missing:
+        raise ValueError(
+            "`vocabulary` must hold the special tokens "
+            f"{list(WORD_PIECE_SPECIALS)}. Received: vocabulary={shown}, "
+            f"without {missing}"
+        )
+    return vocabulary
+
+
 def _as_preprocessor(preprocessor, sequence_length):
     if sequence_length is not None:
-        check_int("sequence_length", sequence_length)
+        _check_sequence_length(sequence_length)
     if isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
         if (
             sequence_length is not None
@@ -545,6 +616,12 @@ def _check_boundaries(bucket_boundaries, sequence_length):
 
 def _as_strings(values, name):
     """Returns `values` as a list of str, or raises naming `name`."""
+    if isinstance(values, dict):
+        raise TypeError(
+            f"`{name}` must be a list of strings, not a dict (its keys would "
+            f"be read as the texts). Received: {name} of type dict with keys "
+            f"{list(values)[:5]!r}"
+        )
     if isinstance(values, (str, bytes)):
         raise TypeError(
             f"`{name}` must be a list of strings, not one string. Received: "

@@ -59,7 +59,12 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import presets
-from kerasft.checks import check_bool, check_int, check_optional_int
+from kerasft.checks import (
+    check_batch_size,
+    check_bool,
+    check_int,
+    check_seed,
+)
 
 IGNORE_INDEX = -100
 # Room for the start and end tokens in every window.
@@ -194,9 +199,9 @@ class TokenWindows:
             when one was given (one static shape, for `jit_compile`), else
             each batch's longest row.
         """
-        check_int("batch_size", batch_size)
+        check_batch_size(batch_size)
         check_bool("shuffle", shuffle)
-        check_optional_int("seed", seed, minimum=0)
+        check_seed(seed)
         features = dict(self.inputs)
         elements = features if self.labels is None else (
             features, self.labels
@@ -401,6 +406,10 @@ def make_token_dataset(words, tags, preprocessor, tag_names=None,
     )
     ```
     """
+    # Checked before the corpus is tokenized, not after.
+    check_batch_size(batch_size)
+    check_bool("shuffle", shuffle)
+    check_seed(seed)
     windows = tokenize_words(words, tags, preprocessor, tag_names=tag_names,
                              sequence_length=sequence_length, stride=stride)
     return windows.to_dataset(batch_size=batch_size, shuffle=shuffle,

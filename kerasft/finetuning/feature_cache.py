@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import data
+from kerasft.checks import check_batch_size
 from kerasft.training import Trainer
 
 
@@ -45,6 +46,50 @@ def _check_frozen(classifier):
         )
 
 
+def _check_batches(dataset):
+    """Raises unless `dataset` gives `(inputs, labels)` batches of token ids
+    (a tf.data.Dataset is checked by its spec, before anything runs)."""
+    expected = (
+        "`dataset` must give batches of (inputs, labels), inputs a dict of "
+        "(batch, seq_len) token ids (kerasft.data.make_text_dataset with "
+        "labels)"
+    )
+    if isinstance(dataset, tf.data.Dataset):
+        spec = dataset.element_spec
+        token_ids = (
+            spec[0].get("token_ids")
+            if isinstance(spec, tuple) and len(spec) >= 2
+            and isinstance(spec[0], dict) else None
+        )
+        if token_ids is None or token_ids.shape.rank != 2:
+            raise ValueError(
+                f"{expected}. Received: a dataset with element_spec={spec}"
+            )
+        return
+    if not hasattr(dataset, "__iter__") or isinstance(
+        dataset, (str, bytes, dict)
+    ):
+        raise TypeError(
+            f"{expected}. Received: dataset of type "
+            f"{type(dataset).__name__}"
+        )
+    if isinstance(dataset, (list, tuple)):
+        for index, batch in enumerate(dataset):
+            _check_batch(batch, index)
+
+
+def _check_batch(batch, index):
+    if not (
+        isinstance(batch, (tuple, list)) and len(batch) >= 2
+        and isinstance(batch[0], dict) and "token_ids" in batch[0]
+    ):
+        raise ValueError(
+            "`dataset` must give batches of (inputs, labels), inputs a dict "
+            "of token ids (kerasft.data.make_text_dataset with labels). "
+            f"Received: batch {index} of type {type(batch).__name__}"
+        )
+
+
 def cache_features(classifier, dataset):
     """Runs the frozen backbone once over `dataset`.
 
@@ -65,6 +110,7 @@ def cache_features(classifier, dataset):
     """
     _check_pooled(classifier)
     _check_frozen(classifier)
+    _check_batches(dataset)
 
     @tf.function(reduce_retracing=True)
     def extract(inputs):
@@ -72,7 +118,8 @@ def cache_features(classifier, dataset):
         return tf.cast(features, "float32")
 
     features, labels = [], []
-    for batch in dataset:
+    for index, batch in enumerate(dataset):
+        _check_batch(batch, index)
         inputs, batch_labels = batch[0], batch[1]
         features.append(extract(inputs).numpy())
         labels.append(np.asarray(batch_labels))
@@ -138,8 +185,13 @@ def fit_head_on_cached_features(
     >>> trainer, history = fit_head_on_cached_features(
     ...     classifier, train_ds, val_ds, epochs=3)  # doctest: +SKIP
     """
+    # Checked before the backbone runs over the data, not after.
+    check_batch_size(batch_size)
     _check_pooled(classifier)
     _check_frozen(classifier)
+    _check_batches(train_data)
+    if validation_data is not None:
+        _check_batches(validation_data)
     features, labels = cache_features(classifier, train_data)
     train = data.make_dataset(features, labels, batch_size=batch_size,
                               shuffle=shuffle, seed=seed)

@@ -1,7 +1,7 @@
 import keras
 
 from kerasft import freezing
-from kerasft.checks import check_int
+from kerasft.checks import check_bool, check_int
 
 
 class GradualUnfreezing(keras.callbacks.Callback):
@@ -40,7 +40,8 @@ class GradualUnfreezing(keras.callbacks.Callback):
     def __init__(self, every_n_epochs=1, unfreeze_embeddings=True):
         super().__init__()
         self.every_n_epochs = check_int("every_n_epochs", every_n_epochs)
-        self.unfreeze_embeddings = bool(unfreeze_embeddings)
+        self.unfreeze_embeddings = check_bool("unfreeze_embeddings",
+                                              unfreeze_embeddings)
         self.stage = None
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -1,3 +1,5 @@
+import collections.abc
+
 import keras
 
 from kerasft import freezing
@@ -60,6 +62,15 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
         super().__init__(
             learning_rate=learning_rate, weight_decay=weight_decay, **kwargs
         )
+        if layer_factors is not None and not isinstance(
+            layer_factors, collections.abc.Mapping
+        ):
+            raise TypeError(
+                "`layer_factors` must be a dict mapping variable paths to "
+                "factors > 0 (e.g. from layerwise_learning_rate_factors), or "
+                f"None. Received: layer_factors of type "
+                f"{type(layer_factors).__name__}"
+            )
         factors = dict(layer_factors or {})
         for path, factor in factors.items():
             check_real(f"layer_factors[{path!r}]", factor, low=0,

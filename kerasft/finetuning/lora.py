@@ -61,7 +61,7 @@ def enable_lora(classifier, rank=4):
     ```
     """
     backbone = _backbone(classifier)
-    rank = check_int("rank", rank)
+    rank = check_lora_rank(rank, backbone)
     if lora_layers(classifier):
         raise ValueError(
             "LoRA is already enabled on this model (keras-hub enables it "
@@ -174,6 +174,23 @@ def load_lora_weights(classifier, path):
     for name, value in extras.items():
         by_path[name].assign(value)
     return sorted(extras)
+
+
+def check_lora_rank(rank, backbone, name="rank"):
+    """Returns `rank` as an int from 1 to the backbone's `hidden_dim`.
+
+    A rank at or above the width of the kernels it factors saves nothing
+    (the factors then hold more weights than the kernel itself).
+    """
+    rank = check_int(name, rank, minimum=1)
+    hidden_dim = getattr(backbone, "hidden_dim", None)
+    if hidden_dim is not None and rank > hidden_dim:
+        raise ValueError(
+            f"`{name}` must be at most the backbone's hidden_dim="
+            f"{hidden_dim}: a higher rank makes the factors larger than the "
+            f"kernels they stand for. Received: {name}={rank}"
+        )
+    return rank
 
 
 def _backbone(classifier):

@@ -86,7 +86,8 @@ def apply_strategy(classifier, strategy, top_k=2, lora_rank=4):
                 f"backbone has {num_layers}. Received: top_k={top_k}"
             )
     if strategy == "lora":
-        check_int("lora_rank", lora_rank, 1)
+        lora.check_lora_rank(lora_rank, lora._backbone(classifier),
+                             name="lora_rank")
     if lora.lora_layers(classifier):
         raise ValueError(
             "The model has LoRA enabled already, and keras-hub cannot undo "

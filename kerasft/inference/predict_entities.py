@@ -1,11 +1,15 @@
 """`predict_entities`: raw strings in, entities with character offsets out."""
 
+import collections.abc
+
 import numpy as np
 import tensorflow as tf
 
-from kerasft.checks import check_int
+from kerasft.checks import check_batch_size
 from kerasft.data.tag_schemes import entity_spans
 from kerasft.data.token_pipeline import tokenize_words, words_with_offsets
+from kerasft.inference.checks import check_text_model, check_vocabulary_fits
+from kerasft.models import TokenClassifier
 
 
 def predict_entities(model, texts, preprocessor, batch_size=64):
@@ -40,12 +44,20 @@ def predict_entities(model, texts, preprocessor, batch_size=64):
     #    "score": 0.93}]]
     ```
     """
-    check_int("batch_size", batch_size)
-    if isinstance(texts, tuple) or any(not isinstance(t, str) for t in texts):
+    check_text_model(model, expected=TokenClassifier)
+    check_batch_size(batch_size)
+    if not isinstance(texts, (tuple, str, bytes, dict)) and isinstance(
+        texts, collections.abc.Iterable
+    ):
+        texts = list(texts)  # read once: a generator is used up by a look
+    if not isinstance(texts, list) or any(
+        not isinstance(t, str) for t in texts
+    ):
         raise TypeError(
             "Token classification takes a list of str (no sentence pairs). "
             f"Received: texts={texts!r}"
         )
+    check_vocabulary_fits(model, preprocessor)
     split = [words_with_offsets(text) for text in texts]
     # Texts without a word (empty, only spaces) have no entities and no
     # window.

@@ -3,8 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from kerasft.checks import check_int
+from kerasft.checks import check_batch_size
 from kerasft.data.text_pipeline import make_text_dataset
+from kerasft.inference.checks import check_text_model, check_vocabulary_fits
 from kerasft.models import (
     MultiLabelClassifier,
     TextRegressor,
@@ -49,8 +50,10 @@ def predict_texts(model, texts, preprocessor, batch_size=64):
         classifier, ["a gripping film"], preprocessor)
     ```
     """
+    check_text_model(model)
     _check_texts(texts)
-    check_int("batch_size", batch_size)
+    check_batch_size(batch_size)
+    check_vocabulary_fits(model, preprocessor)
     if isinstance(model, TokenClassifier):
         from kerasft.inference.predict_entities import predict_entities
 

@@ -81,6 +81,13 @@ def check_text_inputs(inputs, backbone, model_name):
             "seq_len); tokenize text in the tf.data pipeline "
             f"(kerasft.data.make_text_dataset). Received: inputs={received}"
         )
+    dtype = keras.backend.standardize_dtype(inputs["token_ids"].dtype)
+    if "int" not in dtype:
+        # A float id would be truncated to some other token, silently.
+        raise TypeError(
+            "`token_ids` must be integer token ids (int32 or int64). "
+            f"Received: token_ids.dtype={dtype}"
+        )
     shape = tuple(inputs["token_ids"].shape)
     if len(shape) != 2:
         raise ValueError(

@@ -8,10 +8,13 @@ weights the head never reads (left out of training), serialization, and
 `from_preset`.
 """
 
+import inspect
+
 import keras
+import numpy as np
 
 from kerasft import presets
-from kerasft.checks import check_dropout
+from kerasft.checks import check_bool, check_dropout
 from kerasft.models import text_encoder
 
 
@@ -122,6 +125,26 @@ class TextModel(keras.Model):
             training=training and not self.backbone_frozen,
         )
 
+    def __call__(self, *args, **kwargs):
+        self._check_not_text(args[0] if args else kwargs.get("inputs"),
+                             "inputs")
+        return super().__call__(*args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_not_text(x, "x")
+        return super().predict(x, *args, **kwargs)
+
+    def _check_not_text(self, inputs, name):
+        """Raises for raw strings, which only a preprocessor can turn into
+        the token ids the model takes (Keras would fail deep inside)."""
+        if _is_raw_text(inputs):
+            raise TypeError(
+                f"{self.__class__.__name__} takes token ids, not strings: "
+                "tokenize them first (kerasft.data.make_text_dataset), or "
+                "call `model.predict_texts(texts, preprocessor)`. Received: "
+                f"{name}={_shown(inputs)}"
+            )
+
     def call(self, inputs, training=False):
         return self.apply_head(
             self.head_features(inputs, training=training), training=training
@@ -213,13 +236,34 @@ class TextModel(keras.Model):
                 kerasft does not fine-tune (it names the family found).
             ValueError: for a bad argument or a folder that is no preset.
         """
+        check_bool("load_weights", load_weights)
         base = {k: kwargs.pop(k) for k in ("name", "trainable")
                 if k in kwargs}
         dropout = check_dropout(kwargs.pop("dropout", 0.1))
+        cls._check_argument_names(kwargs)
         head = cls.check_head_arguments(**kwargs)
         cls._check_preset(preset)
         backbone = presets.load_backbone(preset, load_weights=load_weights)
         return cls(backbone, dropout=dropout, **head, **base)
+
+    @classmethod
+    def _check_argument_names(cls, head_arguments):
+        """Raises naming an unknown `from_preset` argument (a typo such as
+        `num_class`) and the ones accepted."""
+        accepted = [
+            name for name in inspect.signature(
+                cls.check_head_arguments).parameters
+            if name not in ("self", "cls")
+        ]
+        unknown = sorted(set(head_arguments) - set(accepted))
+        if unknown:
+            allowed = ", ".join(
+                ["load_weights", *accepted, "dropout", "name", "trainable"])
+            raise TypeError(
+                f"{cls.__name__}.from_preset() got unknown arguments "
+                f"{unknown}; it takes {allowed}. Received: "
+                + ", ".join(f"{k}={head_arguments[k]!r}" for k in unknown)
+            )
 
     @classmethod
     def _check_preset(cls, preset):
@@ -246,6 +290,28 @@ class TextModel(keras.Model):
         from kerasft.inference import predict_texts
 
         return predict_texts(self, texts, preprocessor, batch_size)
+
+
+def _is_raw_text(inputs, depth=0):
+    """True for a str, a list or tuple of str, a NumPy array of str, or a
+    `(first, second)` pair of those (sentence pairs)."""
+    if isinstance(inputs, (str, bytes)):
+        return True
+    if isinstance(inputs, np.ndarray):
+        return inputs.dtype.kind in "USO" and inputs.size > 0 and isinstance(
+            inputs.flat[0], (str, bytes))
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        return False
+    if all(isinstance(item, (str, bytes)) for item in inputs):
+        return True
+    return depth == 0 and len(inputs) == 2 and all(
+        _is_raw_text(item, depth=1) for item in inputs
+    )
+
+
+def _shown(inputs):
+    text = repr(inputs)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class PooledTextModel(TextModel):

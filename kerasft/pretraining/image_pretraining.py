@@ -42,7 +42,12 @@ import numpy as np
 import tensorflow as tf
 
 from kerasft import freezing
-from kerasft.checks import check_int, check_real
+from kerasft.checks import (
+    check_batch_size,
+    check_int,
+    check_keras_file,
+    check_real,
+)
 from kerasft.data.arrays import check_arrays
 from kerasft.data.checks import check_numeric_array
 from kerasft.models._shapes import format_shape
@@ -133,7 +138,7 @@ def pretrain_autoencoder(
         validation_images = _check_images(
             validation_images, "validation_images", autoencoder)
     check_int("epochs", epochs, minimum=1)
-    check_int("batch_size", batch_size, minimum=1)
+    check_batch_size(batch_size)
     noise_stddev = check_real("noise_stddev", noise_stddev, low=0)
 
     train = _reconstruction_dataset(images, batch_size, shuffle=True,
@@ -184,6 +189,7 @@ def pretrain_classifier(
         The trained `ConvNetwork`; per-epoch logs in
         `classifier.history.history` (`loss`, `accuracy`).
     """
+    check_batch_size(batch_size)
     if classifier is None:
         labels_array = np.asarray(labels)
         num_classes = int(labels_array.max()) + 1 if labels_array.size else 2
@@ -224,13 +230,9 @@ def classifier_from_pretrained(pretrained, num_classes, hidden_dim=None,
     """
     check_int("num_classes", num_classes, minimum=2)
     if isinstance(pretrained, (str, os.PathLike)):
-        path = os.fspath(pretrained)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                "`pretrained` must be a model or the path of a saved .keras "
-                f"file. Received: pretrained='{path}' (no such file)"
-            )
-        pretrained = keras.saving.load_model(path)
+        # Keras calls a truncated or foreign file "File not found".
+        pretrained = keras.saving.load_model(
+            check_keras_file("pretrained", pretrained))
     if isinstance(pretrained, ConvAutoencoder):
         return pretrained.to_classifier(
             num_classes,
@@ -455,7 +457,7 @@ def _classification_trainer(classifier, learning_rate):
 def _classification_datasets(classifier, images, labels, validation_data,
                              batch_size, augment, seed):
     """Checks arrays and labels up front; returns (train, validation)."""
-    check_int("batch_size", batch_size, minimum=1)
+    check_batch_size(batch_size)
     if augment is not None and not callable(augment):
         raise TypeError(
             f"`augment` must be callable or None. Received: augment={augment!r}"

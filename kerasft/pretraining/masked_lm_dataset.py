@@ -19,7 +19,14 @@ import math
 import keras_hub
 import tensorflow as tf
 
-from kerasft.checks import check_int, is_real
+from kerasft.checks import (
+    check_batch_size,
+    check_bool,
+    check_int,
+    check_real,
+    check_seed,
+    is_real,
+)
 from kerasft.pretraining.corpus import corpus_lines
 
 # How many lines are tokenized per call of the tokenizer (a vectorized op).
@@ -128,13 +135,32 @@ def make_masked_lm_dataset(
         )
     sequence_length = check_int(
         "sequence_length", sequence_length, minimum=3)
-    batch_size = check_int("batch_size", batch_size)
+    batch_size = check_batch_size(batch_size)
     mask_rate = check_mask_rate(mask_rate)
     if mask_selection_length is None:
         mask_selection_length = default_mask_selection_length(
             sequence_length, mask_rate)
     mask_selection_length = check_int(
-        "mask_selection_length", mask_selection_length)
+        "mask_selection_length", mask_selection_length,
+        maximum=sequence_length - 2,
+        why="the real tokens of a sequence of sequence_length="
+            f"{sequence_length}, [CLS] and [SEP] aside",
+    )
+    mask_token_rate = check_real("mask_token_rate", mask_token_rate,
+                                 low=0, high=1)
+    random_token_rate = check_real("random_token_rate", random_token_rate,
+                                   low=0, high=1)
+    if mask_token_rate + random_token_rate > 1:
+        raise ValueError(
+            "`mask_token_rate + random_token_rate` must be at most 1 (they "
+            "share the picked tokens; the rest stay as they are). Received: "
+            f"mask_token_rate={mask_token_rate}, "
+            f"random_token_rate={random_token_rate}"
+        )
+    for name, flag in (("shuffle", shuffle), ("drop_remainder", drop_remainder),
+                       ("pack_lines", pack_lines)):
+        check_bool(name, flag)
+    check_seed(seed)
     min_batches = check_int("min_batches", min_batches, minimum=0)
     lines = corpus_lines(corpus)  # checks the paths first
 

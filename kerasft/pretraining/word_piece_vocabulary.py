@@ -4,7 +4,7 @@ from pathlib import Path
 
 import keras_hub
 
-from kerasft.checks import is_int
+from kerasft.checks import check_bool, is_int
 from kerasft.pretraining.corpus import corpus_lines
 
 # The BERT special tokens. `[PAD]` must be id 0: the backbone and keras-hub's
@@ -58,8 +58,10 @@ def train_bert_tokenizer(
     ```
     """
     check_vocabulary_size(vocabulary_size)
+    check_bool("lowercase", lowercase)
     if strip_accents is None:
         strip_accents = lowercase
+    check_bool("strip_accents", strip_accents)
     # Lines in batches: the learner's word splitting is vectorized, and
     # counting takes ragged batches (one element per line is ~5x slower).
     data = corpus_lines(corpus).batch(LEARN_BATCH_SIZE)

@@ -17,10 +17,14 @@ from pathlib import Path
 import keras
 
 from kerasft.checks import (
+    check_batch_size,
+    check_bool,
+    check_dropout,
     check_fraction,
     check_int,
     check_optional_int,
     check_real,
+    check_seed,
 )
 from kerasft.pretraining.masked_lm import (
     bert_backbone,
@@ -115,8 +119,9 @@ class PretrainConfig:
         # Checked here, before the corpus is read or a weight is made.
         check_mask_rate(self.mask_rate)
         for name in ("num_layers", "hidden_dim", "num_heads", "epochs",
-                     "batch_size", "steps_per_execution"):
+                     "steps_per_execution"):
             check_int(name, getattr(self, name))
+        check_batch_size(self.batch_size)
         check_int("sequence_length", self.sequence_length, 3)
         for name in ("intermediate_dim", "max_steps", "checkpoint_steps"):
             check_optional_int(name, getattr(self, name))
@@ -143,6 +148,10 @@ class PretrainConfig:
             check_real("learning_rate", self.learning_rate, low=0,
                        low_open=True)
         check_fraction("warmup_fraction", self.warmup_fraction)
+        check_real("weight_decay", self.weight_decay, low=0)
+        check_dropout(self.dropout)
+        check_bool("lowercase", self.lowercase)
+        check_seed(self.seed, allow_none=False)
 
 
 def _callbacks(config, output_dir):

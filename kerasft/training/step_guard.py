@@ -10,7 +10,16 @@ others.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the loss or a gradient becomes NaN or infinite in `fit`.
+
+    The step that produced it is not applied, so the model keeps the weights
+    of the last good step.
+    """
 
 
 def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
@@ -103,3 +112,33 @@ def _values(gradient):
     if isinstance(gradient, tf.IndexedSlices):
         return gradient.values
     return gradient
+
+
+def non_finite_error(status, variables, where, global_step):
+    """The `NonFiniteLossError` for an unsound step's host `status`.
+
+    It quotes the bad batch's own loss (not the epoch's running mean), and
+    names the variable whose gradient broke when the loss was finite.
+
+    Args:
+        status: a `step_loop.StepStatus`.
+        variables: the trainable variables `gradient_index` points into.
+        where: str, e.g. "at step 3 (epoch 1, batch 3)".
+        global_step: int. Steps applied, the weights the model keeps.
+    """
+    if not np.isfinite(status.loss):
+        cause = f"The loss became {status.loss} {where}"
+        if not status.labels_finite:
+            cause += ": that batch's labels hold NaN or inf values"
+    elif status.gradient_index >= 0:
+        variable = variables[status.gradient_index]
+        cause = (f"The gradient of {variable.path!r} became NaN or inf "
+                 f"{where}, with a finite loss of {status.loss:.6g}")
+    else:  # another worker's replica met it
+        cause = ("A replica on another worker met a non-finite loss or "
+                 f"gradient, or an invalid label, {where}")
+    return NonFiniteLossError(
+        f"{cause}. Training stopped; the model keeps the weights after step "
+        f"{global_step}. Lower the learning rate, check the inputs for "
+        "NaN/inf, or clip gradients (e.g. optimizer clipnorm=1.0)."
+    )

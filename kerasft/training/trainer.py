@@ -25,10 +25,12 @@ from kerasft.training import (
     classification_metrics,
     components,
     inputs,
+    optimizer_extension,
     step_guard,
     step_loop,
 )
 from kerasft.training.inputs import InvalidLabelError
+from kerasft.training.step_guard import NonFiniteLossError
 from kerasft.training.trainer_callback import TrainerCallback
 from kerasft.training.training_config import TrainingConfig
 
@@ -36,14 +38,6 @@ __all__ = ["InvalidLabelError", "NonFiniteLossError", "Trainer"]
 
 # evaluate() adds a confusion matrix only up to this many classes.
 MAX_CONFUSION_MATRIX_CLASSES = 1000
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Raised when the loss becomes NaN or infinite during `fit`.
-
-    The step that produced it is not applied, so the model keeps the weights
-    of the last good step.
-    """
 
 
 class Trainer:
@@ -268,58 +262,17 @@ class Trainer:
         check_int("validation_freq", validation_freq)
         _check_verbose(verbose)
         callbacks = _check_callbacks(callbacks)
-        dataset = self._as_dataset(x, y, batch_size, shuffle=True, role="x")
-        val_dataset = None
-        if validation_data is not None:
-            # `batch_size` is for arrays: a validation dataset is batched.
-            val_dataset = inputs.as_validation_dataset(
-                validation_data,
-                None if isinstance(validation_data, tf.data.Dataset)
-                else self._array_batch_size(None, batch_size))
-        self._build(dataset)
-        self._check_labels(dataset, "x")
-        if val_dataset is not None:
-            self._build(val_dataset, "validation_data")
-            self._check_labels(val_dataset, "validation_data")
-        if steps_per_epoch is None:
-            steps = int(dataset.cardinality())
-            if steps == tf.data.INFINITE_CARDINALITY:
-                raise ValueError(
-                    "The training dataset repeats forever, so "
-                    "`steps_per_epoch` is needed. Received: "
-                    "steps_per_epoch=None"
-                )
-            steps = None if steps < 0 else steps
-        else:
-            steps = steps_per_epoch
+        dataset, val_dataset = self._fit_datasets(x, y, batch_size,
+                                                  validation_data)
+        steps = self._steps_per_epoch(dataset, steps_per_epoch)
         callback_list = keras.callbacks.CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self.model,
-            verbose=verbose,
-            epochs=epochs,
-            steps=steps,
-        )
+            callbacks, add_history=True, add_progbar=verbose != 0,
+            model=self.model, verbose=verbose, epochs=epochs, steps=steps)
         # Callbacks such as LearningRateScheduler read model.optimizer.
         self.model.optimizer = self.optimizer
         self.model.stop_training = False
-        # TrainerCallbacks get the Trainer (TensorBoardLogger: global step,
-        # strategy, one batch of `train_dataset` for gradient histograms);
-        # one that can resume a run (a Checkpointer) restores weights, step
-        # counts and random state now, the rest at the resumed epoch.
-        # `train_dataset` is dropped at the end: it can hold a copy of
-        # in-memory arrays.
-        self.train_dataset = dataset
-        trainer_callbacks = [c for c in callback_list.callbacks
-                             if isinstance(c, TrainerCallback)]
-        for callback in trainer_callbacks:
-            callback.set_trainer(self)
-        initial_step, resuming = 0, None
-        for callback in trainer_callbacks:
-            position = callback.resume_position(initial_epoch)
-            if position is not None:
-                (initial_epoch, initial_step), resuming = position, callback
+        initial_epoch, initial_step, resuming = self._attach(
+            callback_list, dataset, initial_epoch)
         callback_list.on_train_begin()
         if steps_per_epoch is not None:
             # The user's dataset repeats: one iterator across epochs.
@@ -339,31 +292,9 @@ class Trainer:
                 # Optimizer (extended to this epoch's trainable set above)
                 # and data position; then skip the steps already done.
                 resuming.restore_data(iterator)
-                start, initial_step, resuming = initial_step, 0, None
-            step = start
-            for call in step_loop.calls(
-                    self._get_train_function(), iterator, steps,
-                    self.config.steps_per_execution, start=start,
-                    on_call_begin=callback_list.on_train_batch_begin):
-                step = call.step
-                self.global_step += call.steps_run
-                status = call.status
-                if not status.ok:
-                    # The bad step was counted but not applied.
-                    self.global_step -= 1
-                    if not status.labels_ok:
-                        raise self._label_check.error(
-                            status.bad_label, "x",
-                            self._where(epoch, step, training=True))
-                logs = self._to_python(call.outputs["logs"])
-                logs["learning_rate"] = self._current_learning_rate()
-                callback_list.on_train_batch_end(step - 1, logs)
-                if not status.ok:
-                    if self.model.stop_training:
-                        break  # e.g. TerminateOnNaN asked to stop quietly.
-                    raise self._non_finite_error(status, epoch, step)
-                if self.model.stop_training:
-                    break
+                start, resuming = initial_step, None
+            step, logs = self._train_epoch(epoch, iterator, steps, start,
+                                           callback_list, logs)
             if step == 0 and steps_per_epoch is not None:
                 raise ValueError(
                     "The training dataset ran out of batches at the start "
@@ -373,13 +304,11 @@ class Trainer:
                 )
             if steps is not None and step == steps:
                 self._release_iterator(dataset, iterator)
-            epoch_logs = dict(logs)
             if val_dataset is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate(val_dataset, include_matrix=False,
                                           role="validation_data")
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            logs = epoch_logs
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break
         # As in keras.Model.fit: an optimizer with use_ema=True swaps the
@@ -389,6 +318,96 @@ class Trainer:
         self.train_dataset = None
         return self.model.history
 
+    def _fit_datasets(self, x, y, batch_size, validation_data):
+        """The training and validation datasets, built on and checked."""
+        dataset = self._as_dataset(x, y, batch_size, shuffle=True, role="x")
+        val_dataset = None
+        if validation_data is not None:
+            # `batch_size` is for arrays: a validation dataset is batched.
+            val_dataset = inputs.as_validation_dataset(
+                validation_data,
+                None if isinstance(validation_data, tf.data.Dataset)
+                else self._array_batch_size(None, batch_size))
+        self._build(dataset)
+        self._check_labels(dataset, "x")
+        if val_dataset is not None:
+            self._build(val_dataset, "validation_data")
+            self._check_labels(val_dataset, "validation_data")
+        return dataset, val_dataset
+
+    @staticmethod
+    def _steps_per_epoch(dataset, steps_per_epoch):
+        """Steps per epoch: given, the dataset's length, or None (unknown)."""
+        if steps_per_epoch is not None:
+            return steps_per_epoch
+        steps = int(dataset.cardinality())
+        if steps == tf.data.INFINITE_CARDINALITY:
+            raise ValueError(
+                "The training dataset repeats forever, so `steps_per_epoch` "
+                "is needed. Received: steps_per_epoch=None"
+            )
+        return None if steps < 0 else steps
+
+    def _attach(self, callback_list, dataset, initial_epoch):
+        """Hands the Trainer to its TrainerCallbacks; returns where to
+        start: `(epoch, step, the callback resuming or None)`.
+
+        TensorBoardLogger reads the global step, the strategy and one batch
+        of `train_dataset` (dropped at the end of fit: it can hold a copy
+        of in-memory arrays); a callback that can resume a run (a
+        Checkpointer) restores weights, step counts and random state now,
+        the rest at the resumed epoch (`restore_data`).
+        """
+        self.train_dataset = dataset
+        trainer_callbacks = [c for c in callback_list.callbacks
+                             if isinstance(c, TrainerCallback)]
+        for callback in trainer_callbacks:
+            callback.set_trainer(self)
+        position = (initial_epoch, 0, None)
+        for callback in trainer_callbacks:
+            resumed = callback.resume_position(initial_epoch)
+            if resumed is not None:
+                position = (*resumed, callback)
+        return position
+
+    def _train_epoch(self, epoch, iterator, steps, start, callback_list,
+                     logs):
+        """Runs one epoch's steps; returns `(steps done, logs)`.
+
+        Stops at an unsound step: a bad label raises `InvalidLabelError`
+        before the callbacks see it; a non-finite loss or gradient goes to
+        the callbacks first (TerminateOnNaN may stop quietly), then raises
+        `NonFiniteLossError`.
+        """
+        step = start
+        for call in step_loop.calls(
+                self._get_train_function(), iterator, steps,
+                self.config.steps_per_execution, start=start,
+                on_call_begin=callback_list.on_train_batch_begin):
+            step = call.step
+            self.global_step += call.steps_run
+            status = call.status
+            if not status.ok:
+                # The bad step was counted but not applied.
+                self.global_step -= 1
+                if not status.labels_ok:
+                    raise self._label_check.error(
+                        status.bad_label, "x",
+                        self._where(epoch, step, training=True))
+            logs = self._to_python(call.outputs["logs"])
+            logs["learning_rate"] = self._current_learning_rate()
+            callback_list.on_train_batch_end(step - 1, logs)
+            if not status.ok:
+                if self.model.stop_training:
+                    break  # e.g. TerminateOnNaN asked to stop quietly.
+                raise step_guard.non_finite_error(
+                    status, self._trainable_variables,
+                    f"at step {self.global_step + 1} (epoch {epoch + 1}, "
+                    f"batch {step})", self.global_step)
+            if self.model.stop_training:
+                break
+        return step, dict(logs)
+
     def _where(self, epoch, step, training):
         """Where a bad batch was met, for messages."""
         if training:
@@ -397,27 +416,6 @@ class Trainer:
                     f"step, the model keeps the weights after step "
                     f"{self.global_step}")
         return f"batch {step} of the evaluation data"
-
-    def _non_finite_error(self, status, epoch, step):
-        where = (f"at step {self.global_step + 1} (epoch {epoch + 1}, batch "
-                 f"{step})")
-        if not np.isfinite(status.loss):
-            cause = f"The loss became {status.loss} {where}"
-            if not status.labels_finite:
-                cause += ": that batch's labels hold NaN or inf values"
-        elif status.gradient_index >= 0:
-            variable = self._trainable_variables[status.gradient_index]
-            cause = (f"The gradient of {variable.path!r} became NaN or inf "
-                     f"{where}, with a finite loss of {status.loss:.6g}")
-        else:  # another worker's replica met it
-            cause = ("A replica on another worker met a non-finite loss or "
-                     f"gradient, or an invalid label, {where}")
-        return NonFiniteLossError(
-            f"{cause}. Training stopped; the model keeps the weights after "
-            f"step {self.global_step}. Lower the learning rate, check the "
-            "inputs for NaN/inf, or clip gradients (e.g. optimizer "
-            "clipnorm=1.0)."
-        )
 
     # ------------------------------------------------------------- evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose=0,
@@ -651,32 +649,12 @@ class Trainer:
         self._optimizer_variable_ids |= set(key)
 
     def _extend_optimizer(self, variables):
-        """Rebuilds the optimizer over old + new variables, keeping state.
-
-        Keras 3 optimizers only update the variables they were built with
-        and have no public way to add some, so a new optimizer of the same
-        config is built over the union and the old one's variables (the
-        step count, moments of already-trained weights) are copied over by
-        path, which is derived from the optimizer's and the weight's names.
-        """
-        old = self.optimizer
         known = [v for v in self._all_optimizer_targets if id(v) in
                  self._optimizer_variable_ids]
         union = known + [v for v in variables
                          if id(v) not in self._optimizer_variable_ids]
-        new = old.__class__.from_config(old.get_config())
-        # exclude_from_weight_decay() is not part of the config.
-        for name in ("_exclude_from_weight_decay",
-                     "_exclude_from_weight_decay_pattern"):
-            if hasattr(old, name):
-                setattr(new, name, getattr(old, name))
-        new.build(union)
-        old_by_path = {v.path: v for v in old.variables}
-        for variable in new.variables:
-            if variable.path in old_by_path:
-                variable.assign(old_by_path[variable.path])
-        self.optimizer = new
-        self.model.optimizer = new
+        self.optimizer = optimizer_extension.extended(self.optimizer, union)
+        self.model.optimizer = self.optimizer
         self._all_optimizer_targets = union
 
     def _build(self, dataset, role="x"):
