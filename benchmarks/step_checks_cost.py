@@ -84,16 +84,25 @@ def _worker(epochs):
     print("RESULTS " + json.dumps(results))
 
 
-def _run(tree, epochs):
+def _run(tree, epochs, shared):
+    # The base tree lives in a temporary folder: point it at ../shared.
     env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="2",
-               KERAS_BACKEND="tensorflow")
+               KERAS_BACKEND="tensorflow", KERASFT_SHARED=str(shared))
     output = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker",
          "--epochs", str(epochs)],
-        cwd=tree, env=env, capture_output=True, text=True, check=True)
+        cwd=tree, env=env, capture_output=True, text=True)
+    if output.returncode:
+        sys.exit(f"The run in {tree} failed:\n{output.stderr[-3000:]}")
     line = [x for x in output.stdout.splitlines()
             if x.startswith("RESULTS ")][-1]
     return json.loads(line[len("RESULTS "):])
+
+
+def _shared_dir():
+    from kerasft import data
+
+    return data.shared_dir()
 
 
 def main():
@@ -113,10 +122,11 @@ def main():
                                  cwd=REPO, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", base_tree], input=archive.stdout,
                        check=True)
+        shared = _shared_dir()
         runs = {"base": [], "current": []}
         for _ in range(args.rounds):
-            runs["base"].append(_run(base_tree, args.epochs))
-            runs["current"].append(_run(REPO, args.epochs))
+            runs["base"].append(_run(base_tree, args.epochs, shared))
+            runs["current"].append(_run(REPO, args.epochs, shared))
     print(f"steps/s, median of {args.rounds} interleaved rounds "
           f"(base = {args.base})")
     print(f"  {'setting':<28} {'base':>8} {'current':>8} {'current/base':>13}")

@@ -428,8 +428,15 @@ class LabelCheck:
             return y, tf.constant(True), tf.constant(0.0)
         bad = self.invalid(y)
         flat_bad = tf.reshape(bad, [-1])
-        first = tf.argmax(tf.cast(flat_bad, "int32"), output_type="int32")
-        bad_value = tf.cast(tf.reshape(y, [-1])[first], "float32")
-        labels_ok = tf.logical_not(tf.reduce_any(flat_bad))
+        # The first bad position by a min, not tf.argmax (which XLA's CPU
+        # backend runs very slowly, see step_guard); size when none.
+        size = tf.size(flat_bad, out_type=tf.int32)
+        first = tf.reduce_min(tf.concat([tf.where(
+            flat_bad, tf.range(size, dtype="int32"), size), [size]], 0))
+        labels_ok = tf.equal(first, size)
+        # A 0 appended, read when no label is bad (an empty batch too).
+        values = tf.concat([tf.cast(tf.reshape(y, [-1]), "float32"),
+                            tf.zeros([1])], axis=0)
+        bad_value = values[first]
         safe_y = tf.where(bad, tf.zeros_like(y), y)
-        return safe_y, labels_ok, tf.where(labels_ok, 0.0, bad_value)
+        return safe_y, labels_ok, bad_value

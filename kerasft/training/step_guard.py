@@ -75,9 +75,13 @@ def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
                          for g in gradients]
     else:
         ok = loss_finite & gradients_finite & labels_ok
-        first = tf.argmin(tf.cast(finite_each, "int32"), output_type="int32")
-        positions = tf.constant(present, "int32")
-        gradient_index = tf.where(gradients_finite, -1, positions[first])
+        # The smallest position whose gradient is not finite, by a min
+        # over (num_gradients,): tf.argmin here made XLA's CPU step 200x
+        # slower (4 s instead of 20 ms for a 784-256-10 MLP).
+        none = len(gradients)
+        first = tf.reduce_min(tf.where(
+            finite_each, none, tf.constant(present, "int32")))
+        gradient_index = tf.where(first == none, -1, first)
     bad = context.all_reduce(tf.distribute.ReduceOp.SUM,
                              tf.cast(tf.logical_not(ok), "int32"))
     applied = tf.equal(bad, 0)
