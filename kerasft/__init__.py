@@ -46,11 +46,13 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "BertClassifier",
+            "BiLSTMClassifier",
             "ConvAutoencoder",
             "ConvNetwork",
             "FeedforwardNetwork",
             "MultiLabelClassifier",
             "TextClassifier",
+            "TextCNNClassifier",
             "TextRegressor",
             "TokenClassifier",
         ),

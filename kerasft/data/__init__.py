@@ -4,7 +4,8 @@ Loaders return unbatched `tf.data.Dataset`s of `(features, label)` (or NumPy
 arrays, for the `*_arrays` variants); `make_dataset` batches them. Text
 files and the text sets give texts with class ids, multi-hot targets or
 values (`task`); tagged sentences (CoNLL files, WNUT-17) become windows of
-word pieces for token classification (`make_token_dataset`).
+word pieces for token classification (`make_token_dataset`); word ids for
+the from-scratch baselines come from `word_id_arrays`.
 """
 
 from kerasft.data.arrays import check_arrays, dataset_from_arrays
@@ -50,6 +51,7 @@ from kerasft.data.token_pipeline import (
     words_with_offsets,
 )
 from kerasft.data.wnut17 import WNUT17_TAGS, load_wnut17
+from kerasft.data.word_ids import word_id_arrays
 
 __all__ = [
     "IGNORE_INDEX",
@@ -98,5 +100,6 @@ __all__ = [
     "text_preprocessor",
     "tokenize_words",
     "train_val_test_split",
+    "word_id_arrays",
     "words_with_offsets",
 ]

@@ -1,6 +1,10 @@
 """Pretraining from scratch: masked-LM for BERT, autoencoders for images."""
 
-from kerasft.pretraining.corpus import corpus_files, corpus_lines  # noqa: E402
+from kerasft.pretraining.corpus import (  # noqa: E402
+    corpus_files,
+    corpus_lines,
+    sample_corpus_lines,
+)
 from kerasft.pretraining.image_pretraining import (  # noqa: E402
     FinetuneResult,
     classifier_from_pretrained,
@@ -18,6 +22,7 @@ from kerasft.pretraining.masked_lm import (  # noqa: E402
 )
 from kerasft.pretraining.masked_lm_dataset import (  # noqa: E402
     make_masked_lm_dataset,
+    packing_stats,
 )
 from kerasft.pretraining.word_piece_vocabulary import (  # noqa: E402
     SPECIAL_TOKENS,
@@ -37,8 +42,10 @@ __all__ = [
     "masked_lm_loss",
     "masked_lm_model",
     "masked_lm_trainer",
+    "packing_stats",
     "pretrain_autoencoder",
     "pretrain_classifier",
+    "sample_corpus_lines",
     "save_bert_preset",
     "train_bert_tokenizer",
 ]

@@ -43,6 +43,8 @@ class Checkpointer(TrainerCallback):
       `keras.random.SeedGenerator` (dropout masks resume their sequence);
     - the optimizer's variables: its iteration count (so a learning-rate
       schedule resumes at the right step) and its moments;
+    - with gradient accumulation, the batches into the current cycle and
+      their gradient sums, so a run resumed mid-cycle continues it;
     - `trainer.global_step`, the epoch and the step within the epoch;
     - the data position (see `data_position`);
     - the random state: the global `tf.random.Generator`, Keras' global
@@ -164,6 +166,7 @@ class Checkpointer(TrainerCallback):
         self._resume_epoch = None  # the epoch `fit` resumes in, and
         self._resume_step = 0  # the steps of it already done
         self._last_saved = None  # (folder, global_step) of our last save
+        self._global_step_at_call = 0  # trainer.global_step at batch begin
         self._warned_size = False
         self._warned_distributed = False
 
@@ -259,6 +262,10 @@ class Checkpointer(TrainerCallback):
         self._step = self._resume_step if epoch == self._resume_epoch else 0
         self._resume_epoch = None
 
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._trainer is not None:
+            self._global_step_at_call = self._trainer.global_step
+
     def on_train_batch_end(self, batch, logs=None):
         step = batch + 1  # steps done in this epoch
         done = step - self._step  # steps run by this steps_per_execution call
@@ -269,9 +276,10 @@ class Checkpointer(TrainerCallback):
             self._batches += done  # one iterator across the epochs
         if self.save_freq is None or self._trainer is None:
             return
+        # Optimizer updates: with gradient accumulation, fewer than batches.
         global_step = self._trainer.global_step
         if global_step // self.save_freq == (
-                global_step - done) // self.save_freq:
+                self._global_step_at_call // self.save_freq):
             return  # no multiple of save_freq passed in this call
         if logs and not np.isfinite(logs.get("loss", 0.0)):
             return  # the Trainer raises NonFiniteLossError next
@@ -317,10 +325,15 @@ class Checkpointer(TrainerCallback):
         model_variables = list(trainer.model.variables)
         optimizer_variables = list(trainer.optimizer.variables)
         random_variables = self._random_variables()
+        accumulator = trainer.gradient_accumulator
+        # Gradient sums of an unfinished accumulation cycle (summed over
+        # replicas when read here; spread back over them on restore).
+        accumulated = [] if accumulator is None else accumulator.variables
         tf.train.Checkpoint(
             model=[v.value for v in model_variables],
             optimizer=[_tf_variable(v) for v in optimizer_variables],
             rng=[v for _, v in random_variables],
+            accumulator=accumulated,
         ).write(os.path.join(temp, _STATE))
         iterator = trainer.train_iterator
         # A dataset of unknown length opens a new iterator every epoch: at
@@ -361,6 +374,13 @@ class Checkpointer(TrainerCallback):
             "optimizer_variables": [[_relative_path(v), list(v.shape)]
                                     for v in optimizer_variables],
             "random_variables": [name for name, _ in random_variables],
+            "gradient_accumulation_steps": (
+                1 if accumulator is None else accumulator.steps),
+            # Each sum's model variable, as an index into model.variables
+            # (paths change with the model's name).
+            "accumulated_variables": ([] if accumulator is None
+                                      else _indices(accumulator.targets,
+                                                    model_variables)),
             "numpy_random_state": _numpy_state(),
             "python_random_state": _python_state(),
         }
@@ -516,6 +536,33 @@ class Checkpointer(TrainerCallback):
                 )
             _tf_variable(variable).assign(
                 reader.get_tensor(_key("optimizer", i)))
+        self._restore_accumulator(reader, manifest, folder)
+
+    def _restore_accumulator(self, reader, manifest, folder):
+        """Restores an unfinished accumulation cycle's count and sums, each
+        sum to the model variable (by path) it belongs to."""
+        accumulator = self._trainer.gradient_accumulator
+        saved_steps = manifest.get("gradient_accumulation_steps", 1)
+        steps = 1 if accumulator is None else accumulator.steps
+        if saved_steps == 1 and accumulator is None:
+            return
+        if saved_steps != steps:
+            raise ValueError(
+                f"Cannot resume from {folder}: it was saved with "
+                f"gradient_accumulation_steps={saved_steps}, this Trainer "
+                f"has gradient_accumulation_steps={steps}. Resume with the "
+                "same setting (an accumulation cycle may be under way)."
+            )
+        saved = {index: i for i, index in enumerate(
+            manifest["accumulated_variables"])}
+        accumulator.count.assign(reader.get_tensor(_key("accumulator", 0)))
+        indices = _indices(accumulator.targets, self._trainer.model.variables)
+        for index, total in zip(indices, accumulator.variables[1:]):
+            if index in saved:
+                total.assign(reader.get_tensor(
+                    _key("accumulator", saved[index] + 1)))
+            else:  # trainable only since the save: nothing accumulated
+                total.assign(tf.zeros_like(total))
 
     # ------------------------------------------------------ random state
     def _random_variables(self):
@@ -559,6 +606,12 @@ def _skip_batches(iterator, count):
     # In the graph: no Python per batch. (batch,) shapes are irrelevant.
     for _ in tf.range(count):
         iterator.get_next()
+
+
+def _indices(variables, model_variables):
+    """The position of each of `variables` in `model_variables`."""
+    position = {id(v): i for i, v in enumerate(model_variables)}
+    return [position[id(v)] for v in variables]
 
 
 def _key(group, index):

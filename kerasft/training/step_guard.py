@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasft.training import masked_update
+
 
 class NonFiniteLossError(FloatingPointError):
     """Raised when the loss or a gradient becomes NaN or infinite in `fit`.
@@ -23,8 +25,13 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
-                   select_update):
+                   accumulator=None):
     """Applies `gradients` unless the step is unsound; returns its status.
+
+    The update is masked (`masked_update`): it runs on every step and
+    writes nothing on an unsound one, so the step has no control flow and
+    keeps no copy of the weights. With an `accumulator`, the gradients are
+    summed and the optimizer updates on the last micro-batch of a cycle.
 
     Args:
         optimizer: the Keras optimizer (a `LossScaleOptimizer` under
@@ -34,21 +41,19 @@ def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
         variables: the trainable variables.
         loss: scalar float32, the replica's loss.
         labels_ok: scalar bool, this replica's labels are valid.
-        select_update: bool. Apply always and keep the old values where the
-            step is unsound, instead of a `tf.cond` around the update (see
-            the comment in the body for when that is needed).
+        accumulator: a `GradientAccumulator`, or None (update every step).
 
     Returns:
-        `(applied, gradient_index)`: a scalar bool agreed by all replicas,
+        `(applied, gradient_index)`: a scalar bool agreed by all replicas
+        (the step was sound: applied, or added to the accumulated sums),
         and the index into `variables` of this replica's first non-finite
         gradient, -1 if none (always -1 under loss scaling, where
         overflowing scaled gradients are expected).
     """
     context = tf.distribute.get_replica_context()
     multi_replica = tf.distribute.get_strategy().num_replicas_in_sync > 1
-    # One squared norm per gradient, (num_gradients,): their sum gives the
-    # global norm, and the first non-finite one names the variable. The
-    # same reads as tf.linalg.global_norm, no extra pass.
+    # One squared norm per gradient, (num_gradients,): the first
+    # non-finite one names the variable.
     present = [i for i, g in enumerate(gradients) if g is not None]
     squares = tf.stack([
         tf.cast(tf.nn.l2_loss(_values(gradients[i])), "float32")
@@ -60,8 +65,9 @@ def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
     gradient_index = tf.constant(-1, "int32")
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         # float16 loss scaling: scaled gradients that overflow are normal;
-        # the LossScaleOptimizer skips that step and halves its scale. Only
-        # a non-finite (unscaled) loss is an error.
+        # the LossScaleOptimizer skips that update and halves its scale
+        # (with accumulation: the whole cycle, as PyTorch's GradScaler).
+        # Only a non-finite (unscaled) loss is an error.
         ok = loss_finite & labels_ok
         if multi_replica:
             # Keras' LossScaleOptimizer decides on replica 0's local
@@ -85,30 +91,28 @@ def apply_if_sound(optimizer, gradients, variables, loss, labels_ok,
     bad = context.all_reduce(tf.distribute.ReduceOp.SUM,
                              tf.cast(tf.logical_not(ok), "int32"))
     applied = tf.equal(bad, 0)
-
-    if select_update:
-        # With several replicas a cond cannot hold the update: the
-        # optimizer's gradient all-reduce is a merge_call, which TF does
-        # not allow inside control flow.
-        # Under XLA a cond around the update is slow: XLA moves the work
-        # that feeds only one branch into it, where it loses its fast
-        # kernels (15x slower for the conv model, 2.6x for BERT on this
-        # CPU). Apply always, then keep the old values of the weights and
-        # optimizer state (step count, moments) where the step is bad: one
-        # fused select per element.
-        guarded = list(variables) + list(optimizer.variables)
-        before = [tf.convert_to_tensor(v) for v in guarded]
-        optimizer.apply(gradients, variables)
-        for variable, old in zip(guarded, before):
-            variable.assign(tf.where(applied, variable, old))
-    else:
-
-        def apply():
+    update_now = applied
+    if accumulator is not None:
+        update_now, gradients = accumulator.add(gradients, variables,
+                                                applied)
+    if masked_update.is_maskable(optimizer):
+        with masked_update.masked_updates(optimizer, update_now):
             optimizer.apply(gradients, variables)
-            return tf.constant(True)
-
-        tf.cond(applied, apply, lambda: tf.constant(False))
+    else:
+        _apply_and_select(optimizer, gradients, variables, update_now)
+    if accumulator is not None:
+        accumulator.reset(update_now)
     return applied, gradient_index
+
+
+def _apply_and_select(optimizer, gradients, variables, update_now):
+    """For optimizers that write variables directly: apply, then select
+    the old values back (a copy of every weight and slot at the peak)."""
+    guarded = list(variables) + list(optimizer.variables)
+    before = [tf.convert_to_tensor(v) for v in guarded]
+    optimizer.apply(gradients, variables)
+    for variable, old in zip(guarded, before):
+        variable.assign(tf.where(update_now, variable, old))
 
 
 def _values(gradient):

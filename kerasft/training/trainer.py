@@ -24,6 +24,7 @@ from kerasft.checks import check_int, check_optional_int
 from kerasft.training import (
     classification_metrics,
     components,
+    gradient_accumulator,
     inputs,
     optimizer_extension,
     step_guard,
@@ -133,6 +134,10 @@ class Trainer:
             self.optimizer = components.get_optimizer(
                 optimizer, learning_rate,
                 loss_scale=_float16_policy(self.model) or None)
+            steps = _accumulation_steps(self.optimizer, self.config)
+            self._accumulator = (
+                gradient_accumulator.GradientAccumulator(steps)
+                if steps > 1 else None)
         self._metric_specs = list(metrics or ())
         self._train_metrics = None  # built once the output size is known
         self._eval_metrics = None
@@ -149,7 +154,11 @@ class Trainer:
         self._iterators = weakref.WeakKeyDictionary()  # see _epoch_iterator
         # Number of traces per function: tests assert it stays at 1.
         self.trace_counts = {"train": 0, "test": 0, "predict": 0}
-        self.global_step = 0  # optimizer steps applied, counted on the host
+        # Optimizer updates applied, counted on the host; with gradient
+        # accumulation, `_cycle_position` is the batches into the current
+        # update (the accumulator's count, mirrored on the host).
+        self.global_step = 0
+        self._cycle_position = 0
 
     # ------------------------------------------------- the public surface
     # What callbacks (TrainerCallback) and tools read; nothing else.
@@ -164,6 +173,12 @@ class Trainer:
         """True where this process writes logs and checkpoints (see
         `kerasft.distribute.is_chief`)."""
         return distribute.is_chief(self.strategy)
+
+    @property
+    def gradient_accumulator(self):
+        """The `GradientAccumulator` (its `variables` are state to
+        checkpoint), or None without gradient accumulation."""
+        return self._accumulator
 
     @property
     def metric_specs(self):
@@ -380,16 +395,19 @@ class Trainer:
         `NonFiniteLossError`.
         """
         step = start
+        if self._accumulator is not None:
+            # Where the accumulation cycle stands (a resumed run restored
+            # the accumulator's variables).
+            self._cycle_position = self._accumulator.position()
         for call in step_loop.calls(
                 self._get_train_function(), iterator, steps,
                 self.config.steps_per_execution, start=start,
                 on_call_begin=callback_list.on_train_batch_begin):
             step = call.step
-            self.global_step += call.steps_run
             status = call.status
+            # The last step of the call may be unsound: not applied.
+            self._count_updates(call.steps_run - (0 if status.ok else 1))
             if not status.ok:
-                # The bad step was counted but not applied.
-                self.global_step -= 1
                 if not status.labels_ok:
                     raise self._label_check.error(
                         status.bad_label, "x",
@@ -407,6 +425,14 @@ class Trainer:
             if self.model.stop_training:
                 break
         return step, dict(logs)
+
+    def _count_updates(self, batches):
+        """Advances `global_step` by the updates `batches` sound batches
+        made (one per batch without accumulation)."""
+        steps = self.config.gradient_accumulation_steps
+        position = self._cycle_position + batches
+        self.global_step += position // steps
+        self._cycle_position = position % steps
 
     def _where(self, epoch, step, training):
         """Where a bad batch was met, for messages."""
@@ -518,8 +544,7 @@ class Trainer:
         gradients = tape.gradient(scaled_loss, self._trainable_variables)
         applied, gradient_index = step_guard.apply_if_sound(
             self.optimizer, gradients, self._trainable_variables, loss,
-            labels_ok, select_update=(self.config.jit_compile
-                                      or self._multi_replica()))
+            labels_ok, accumulator=self._accumulator)
         self._update_metrics(self._train_metrics, x, y, y_pred, sample_weight,
                              loss_value)
         return {"ok": applied, "labels_ok": labels_ok,
@@ -646,6 +671,8 @@ class Trainer:
                 self.optimizer.build(variables)
             else:
                 self._extend_optimizer(variables)
+            if self._accumulator is not None:
+                self._accumulator.build(variables)
         self._optimizer_variable_ids |= set(key)
 
     def _extend_optimizer(self, variables):
@@ -778,6 +805,34 @@ class Trainer:
             for name, value in logs.items()
             if getattr(value, "shape", ()) == ()
         }
+
+
+def _accumulation_steps(optimizer, config):
+    """The batches per update: the Trainer's setting, or a Keras
+    optimizer's own `gradient_accumulation_steps`, which the Trainer runs
+    itself (see `gradient_accumulator` for why) and turns off in Keras."""
+    inner = (optimizer.inner_optimizer if isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer) else optimizer)
+    steps = config.gradient_accumulation_steps
+    keras_steps = getattr(inner, "gradient_accumulation_steps", None)
+    if not keras_steps:
+        return steps
+    if steps not in (1, keras_steps):
+        raise ValueError(
+            "The optimizer's own `gradient_accumulation_steps` and the "
+            "Trainer's differ. Received: optimizer gradient_accumulation_"
+            f"steps={keras_steps}, Trainer gradient_accumulation_steps="
+            f"{steps}. Set one of them."
+        )
+    if inner.built:
+        raise ValueError(
+            "The optimizer was built with gradient_accumulation_steps="
+            f"{keras_steps}; the Trainer runs accumulation itself and needs "
+            "an optimizer that is not built yet. Pass a new optimizer, or "
+            "gradient_accumulation_steps to the Trainer."
+        )
+    inner.gradient_accumulation_steps = None
+    return keras_steps
 
 
 def _float16_policy(model):

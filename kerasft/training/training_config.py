@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from kerasft.checks import check_batch_size, check_bool
+from kerasft.checks import check_batch_size, check_bool, check_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +18,11 @@ class TrainingConfig:
         average: str or None. Precision / recall / F1 averaging; None picks
             binary for two classes, macro otherwise.
         batch_size: int. Used only when `fit` receives NumPy arrays.
+        gradient_accumulation_steps: int. Batches whose gradients are
+            averaged into one optimizer update (1: update every batch).
+            The step count, learning-rate schedule, EMA, TensorBoard's step
+            axis and a Checkpointer's `save_freq` count updates;
+            `steps_per_execution` and `steps_per_epoch` count batches.
     """
 
     jit_compile: bool = False
@@ -25,6 +30,7 @@ class TrainingConfig:
     run_eagerly: bool = False
     average: str | None = None
     batch_size: int = 32
+    gradient_accumulation_steps: int = 1
 
     def __post_init__(self):
         check_bool("jit_compile", self.jit_compile)
@@ -38,6 +44,8 @@ class TrainingConfig:
                 f"steps_per_execution={self.steps_per_execution!r}"
             )
         check_batch_size(self.batch_size)
+        check_int("gradient_accumulation_steps",
+                  self.gradient_accumulation_steps)
         if self.average not in (None, "binary", "macro", "micro"):
             raise ValueError(
                 "`average` must be None, 'binary', 'macro' or 'micro'. "
