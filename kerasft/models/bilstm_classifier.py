@@ -1,9 +1,9 @@
 import keras
 
 from kerasft.checks import check_dropout, check_int
-from kerasft.models._shapes import format_shape
-from kerasft.models.text_cnn_classifier import (
+from kerasft.models._word_ids import (
     check_initializer,
+    check_word_ids_shape,
     serialize_initializer,
 )
 
@@ -120,16 +120,8 @@ class BiLSTMClassifier(keras.Model):
             embeddings_initializer
         )
 
-    def _check_input_shape(self, shape):
-        if len(tuple(shape)) != 2:
-            raise ValueError(
-                f"{self.__class__.__name__} expects word ids of shape "
-                "(batch, seq_len), 0 for padding. "
-                f"Received: inputs.shape={format_shape(shape)}"
-            )
-
     def build(self, input_shape):
-        self._check_input_shape(input_shape)
+        check_word_ids_shape(self, input_shape)
         self.token_embedding.build(input_shape)
         shape = (None, None, self.embedding_dim)
         for bilstm in self.bilstm_layers:
@@ -139,7 +131,7 @@ class BiLSTMClassifier(keras.Model):
         self.logits.build((None, 2 * self.hidden_dim))
 
     def call(self, inputs, training=None):
-        self._check_input_shape(inputs.shape)
+        check_word_ids_shape(self, inputs.shape)
         ids = keras.ops.cast(inputs, "int32")  # (batch, seq_len)
         mask = keras.ops.not_equal(ids, 0)  # (batch, seq_len), True = word
         x = self.token_embedding(ids)  # (batch, seq_len, embedding_dim)

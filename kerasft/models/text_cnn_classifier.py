@@ -6,29 +6,18 @@ from kerasft.checks import (
     check_int_sequence,
     check_real,
 )
-from kerasft.models._shapes import format_shape
+from kerasft.models._word_ids import (
+    check_initializer,
+    check_word_ids_shape,
+    serialize_initializer,
+)
 
 # Fills padded positions before the max: below any ReLU output (>= 0).
 MASK_VALUE = -1e9
 
 
-def check_initializer(name, value):
-    """Returns a Keras initializer for `value`, or raises naming `name`."""
-    try:
-        return keras.initializers.get(value)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"`{name}` must be a Keras initializer, its name (e.g. "
-            f"'uniform') or its config dict ({error}). "
-            f"Received: {name}={value!r}"
-        ) from None
 
 
-def serialize_initializer(value):
-    """A name stays a name; an initializer object becomes its config."""
-    if isinstance(value, str):
-        return value
-    return keras.initializers.serialize(keras.initializers.get(value))
 
 
 @keras.saving.register_keras_serializable(package="kerasft")
@@ -174,16 +163,8 @@ class TextCNNClassifier(keras.Model):
             embeddings_initializer
         )
 
-    def _check_input_shape(self, shape):
-        if len(tuple(shape)) != 2:
-            raise ValueError(
-                f"{self.__class__.__name__} expects word ids of shape "
-                "(batch, seq_len), 0 for padding. "
-                f"Received: inputs.shape={format_shape(shape)}"
-            )
-
     def build(self, input_shape):
-        self._check_input_shape(input_shape)
+        check_word_ids_shape(self, input_shape)
         self.token_embedding.build(input_shape)
         for conv in self.convs:
             conv.build((None, None, self.embedding_dim))
@@ -192,7 +173,7 @@ class TextCNNClassifier(keras.Model):
         self.logits.build((None, features))
 
     def call(self, inputs, training=None):
-        self._check_input_shape(inputs.shape)
+        check_word_ids_shape(self, inputs.shape)
         ids = keras.ops.cast(inputs, "int32")  # (batch, seq_len)
         mask = keras.ops.not_equal(ids, 0)  # (batch, seq_len), True = word
         # Zeroed padding vectors: the wide convolution's own padding is
